@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:
+#   make run    install everything and start the daemon (SQLite, the shipped config/)
+#   make test   install the test tools and run lint, type checks and the whole test suite
+# CI (.ci/run) runs `make test`.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: run test lint install install-test bench lock clean
+
+run: install
+	$(BIN)/monitor check
+	$(BIN)/monitor run
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q -n 2
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+bench: install-test
+	$(BIN)/python bench/run.py
+
+# Refresh the pinned versions after changing dependencies in pyproject.toml.
+lock: install-test
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

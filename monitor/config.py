@@ -1,0 +1,276 @@
+"""The only reader of configuration files and the environment.
+
+Three files make a configuration: the settings (``config/monitor.yaml``), the feed
+list (YAML or OPML) and the topic file. They are read and validated once, at
+start-up; every problem is collected and raised together as a `ConfigError`
+naming the file, the line (where the YAML parser gives one) and the key.
+
+Every setting can be overridden by ``MONITOR_<SECTION>__<KEY>``; ``MONITOR_CONFIG``,
+``MONITOR_FEEDS`` and ``MONITOR_TOPICS`` point at other files. Secrets (the SMTP
+password) are accepted from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from monitor.errors import ConfigError, ConfigProblem
+from monitor.models import FeedSpec, TopicDefinition
+from monitor.settings import FeedFile, Settings, TopicFile
+
+DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
+ENV_PREFIX = "MONITOR_"
+SECRET_KEYS = {("smtp", "password")}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the program was configured with, validated."""
+
+    settings: Settings
+    feeds: tuple[FeedSpec, ...]
+    topics: tuple[TopicDefinition, ...]
+    term_lists: Mapping[str, tuple[str, ...]]
+    settings_path: Path
+    feeds_path: Path
+    topics_path: Path
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The settings file: the explicit path, else ``$MONITOR_CONFIG``, else the default."""
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read, merge and validate all configuration; raise `ConfigError` listing every problem."""
+    settings_path = config_path(path)
+    problems: list[ConfigProblem] = []
+    raw, lines = _read_yaml(settings_path, problems)
+    raw = raw if isinstance(raw, dict) else {}
+    for key in SECRET_KEYS:
+        if _dig(raw, key) not in (None, ""):
+            problems.append(
+                ConfigProblem(
+                    _where(settings_path, lines, key),
+                    ".".join(key),
+                    "secrets are not read from files; remove it and set "
+                    f"{ENV_PREFIX}{'__'.join(k.upper() for k in key)} in the environment",
+                )
+            )
+            _pop(raw, key)
+    _apply_env_overrides(raw, os.environ)
+    settings = _validate(Settings, raw, settings_path, lines, problems)
+
+    base = settings_path.parent
+    feeds_path = _resolve(base, os.environ.get("MONITOR_FEEDS") or (settings and settings.feeds))
+    topics_path = _resolve(base, os.environ.get("MONITOR_TOPICS") or (settings and settings.topics))
+    feeds = load_feed_file(feeds_path, problems) if feeds_path else ()
+    topics, term_lists = load_topic_file(topics_path, problems) if topics_path else ((), {})
+    if problems or settings is None or feeds_path is None or topics_path is None:
+        raise ConfigError(problems)
+    return Config(settings, feeds, topics, term_lists, settings_path, feeds_path, topics_path)
+
+
+def load_feed_file(path: Path, problems: list[ConfigProblem]) -> tuple[FeedSpec, ...]:
+    """The feed list, from YAML or (by extension ``.opml``/``.xml``) OPML."""
+    if path.suffix.lower() in {".opml", ".xml"}:
+        from monitor.opml import OPMLError, parse_opml
+
+        try:
+            feeds = tuple(parse_opml(path.read_bytes()))
+        except OSError as exc:
+            problems.append(ConfigProblem(str(path), "", f"cannot read the feed list: {exc}"))
+            return ()
+        except OPMLError as exc:
+            problems.append(ConfigProblem(str(path), "", str(exc)))
+            return ()
+    else:
+        raw, lines = _read_yaml(path, problems)
+        if raw is None and not path.exists():
+            return ()
+        parsed = _validate(FeedFile, raw if raw is not None else {}, path, lines, problems)
+        if parsed is None:
+            return ()
+        feeds = tuple(item.to_spec() for item in parsed.feeds)
+    seen: dict[str, int] = {}
+    for index, feed in enumerate(feeds):
+        if feed.url in seen:
+            problems.append(
+                ConfigProblem(
+                    str(path),
+                    f"feeds[{index}].url",
+                    f"{feed.url} is listed twice (also at feeds[{seen[feed.url]}]); remove one",
+                )
+            )
+        seen.setdefault(feed.url, index)
+    return feeds
+
+
+def load_topic_file(
+    path: Path, problems: list[ConfigProblem]
+) -> tuple[tuple[TopicDefinition, ...], dict[str, tuple[str, ...]]]:
+    """Topic definitions and term lists; seed files are read here, relative to the topic file."""
+    raw, lines = _read_yaml(path, problems)
+    parsed = _validate(TopicFile, raw if raw is not None else {}, path, lines, problems)
+    if parsed is None:
+        return (), {}
+    topics: list[TopicDefinition] = []
+    seen: set[str] = set()
+    for index, topic in enumerate(parsed.topics):
+        if topic.id in seen:
+            problems.append(
+                ConfigProblem(
+                    _where(path, lines, ("topics", index, "id")),
+                    f"topics[{index}].id",
+                    f"topic id {topic.id!r} is used twice; ids must be unique",
+                )
+            )
+        seen.add(topic.id)
+        seeds = []
+        for seed_index, seed in enumerate(topic.seeds):
+            seed_path = _resolve(path.parent, seed)
+            assert seed_path is not None
+            try:
+                seeds.append(seed_path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                problems.append(
+                    ConfigProblem(
+                        _where(path, lines, ("topics", index, "seeds", seed_index)),
+                        f"topics[{index}].seeds[{seed_index}]",
+                        f"cannot read seed document {seed_path}: {exc.strerror or exc}",
+                    )
+                )
+        topics.append(topic.to_definition(tuple(seeds)))
+    term_lists = {name: tuple(terms) for name, terms in parsed.term_lists.items()}
+    return tuple(topics), term_lists
+
+
+# --- helpers ----------------------------------------------------------------
+
+LineIndex = dict[tuple[str | int, ...], int]
+
+
+def _read_yaml(path: Path, problems: list[ConfigProblem]) -> tuple[Any, LineIndex]:
+    """Parse a YAML file, keeping the line of every key so errors can point at it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(ConfigProblem(str(path), "", "file not found; create it or fix the path"))
+        return None, {}
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(str(path), "", f"cannot read the file: {exc}"))
+        return None, {}
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(ConfigProblem(where, "", f"invalid YAML: {reason}"))
+        return None, {}
+    lines: LineIndex = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, path: tuple[str | int, ...], out: LineIndex) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*path, index), out)
+
+
+def _where(path: Path, lines: LineIndex, key: tuple[str | int, ...]) -> str:
+    """``file:line`` for the deepest part of ``key`` that the file has."""
+    for depth in range(len(key), -1, -1):
+        line = lines.get(tuple(key[:depth]))
+        if line is not None and depth > 0:
+            return f"{path}:{line}"
+    return str(path)
+
+
+def _validate(
+    model: Any, raw: Any, path: Path, lines: LineIndex, problems: list[ConfigProblem]
+) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+            problems.append(
+                ConfigProblem(_where(path, lines, loc), key.lstrip("."), _explain(error))
+            )
+        return None
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key; check its spelling against the documented settings"
+    if kind == "missing":
+        return "required key is missing"
+    got = error.get("input")
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    return f"{error['msg']} (got {shown})"
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Fold ``MONITOR_SECTION__KEY=value`` into the raw settings, parsing values as YAML."""
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        if tuple(keys) in SECRET_KEYS or isinstance(parsed, dict | list):
+            parsed = value  # secrets and structured-looking strings stay verbatim
+        target = raw
+        for key in keys[:-1]:
+            child = target.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                target[key] = child
+            target = child
+        target[keys[-1]] = parsed if parsed is not None else value
+
+
+def _dig(raw: Mapping[str, Any], key: tuple[str, ...]) -> Any:
+    value: Any = raw
+    for part in key:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _pop(raw: dict[str, Any], key: tuple[str, ...]) -> None:
+    parent = _dig(raw, key[:-1])
+    if isinstance(parent, dict):
+        parent.pop(key[-1], None)
+
+
+def _resolve(base: Path, value: str | os.PathLike[str] | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else base / path

@@ -1,0 +1,116 @@
+"""The exception tree of `monitor`.
+
+Every error carries the resource it is about (a URL, a file, a topic id) so that
+``str(error)`` says what went wrong, where, and — for configuration — how to fix it::
+
+    MonitorError
+    ├── ConfigError              the config files or environment are wrong (exit 2)
+    │   └── TopicQueryError      one topic's query does not parse or names an unknown list
+    ├── FetchError               an HTTP request failed (url, status, reason)
+    │   ├── BlockedURLError      the URL or an address it resolves to is not allowed
+    │   └── ResponseTooLargeError the decoded body went past the size cap
+    ├── FeedParseError           the bytes fetched are not a usable feed
+    ├── ExtractError             no article text could be extracted from a page
+    ├── StorageError             the database refused or is unreachable
+    └── AlreadyRunningError      another daemon holds the same store
+
+Foreign exceptions (httpx, feedparser, SQLAlchemy) are wrapped at the module
+boundary with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MonitorError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the configuration.
+
+    ``where`` is a file (and line, when known); ``key`` a dotted path such as
+    ``feeds[3].interval``; ``message`` says what is expected.
+    """
+
+    where: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        key = f" {self.key}:" if self.key else ""
+        return f"{self.where}:{key} {self.message}"
+
+
+class ConfigError(MonitorError):
+    """The configuration has one or more problems; all are listed."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} configuration problem(s):\n{lines}")
+
+
+class TopicQueryError(MonitorError):
+    """A topic's query cannot be compiled.
+
+    ``position`` is a 0-based character offset into the query as written,
+    or ``None`` when the problem is not at one place (e.g. an empty query).
+    """
+
+    def __init__(self, topic_id: str, message: str, position: int | None = None) -> None:
+        self.topic_id = topic_id
+        self.message = message
+        self.position = position
+        at = f" at position {position}" if position is not None else ""
+        super().__init__(f"topic {topic_id!r}: {message}{at}")
+
+
+class FetchError(MonitorError):
+    """An HTTP request did not give a usable response."""
+
+    def __init__(
+        self, url: str, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.url = url
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        status_part = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"fetching {url} failed{status_part}: {reason}")
+
+
+class BlockedURLError(FetchError):
+    """The URL's scheme or address is outside what the egress policy allows."""
+
+
+class ResponseTooLargeError(FetchError):
+    """The decoded response body exceeded the configured cap."""
+
+
+class FeedParseError(MonitorError):
+    """The fetched document is not a feed, or too broken to yield entries."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url} is not a usable feed: {reason}")
+
+
+class ExtractError(MonitorError):
+    """No article text could be extracted from a page."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"extracting {url} failed: {reason}")
+
+
+class StorageError(MonitorError):
+    """The database could not be read or written."""
+
+
+class AlreadyRunningError(MonitorError):
+    """Another daemon already holds the lock on the same store."""

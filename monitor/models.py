@@ -1,0 +1,136 @@
+"""Plain, frozen data passed between the stages of the pipeline.
+
+Nothing here does I/O or knows about the database: a stage takes these values
+in and gives these values out, so every stage can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Field = Literal["title", "body"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A feed as configured: where it is and how often to poll it."""
+
+    url: str
+    name: str = ""
+    language: str | None = None
+    interval_seconds: int | None = None  # None: the global default
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a parsed feed, before its page is fetched."""
+
+    key: str  # identity within the feed: GUID, else link, else content hash
+    link: str | None
+    title: str
+    summary: str
+    published: datetime | None
+    author: str | None = None
+    guid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What a feed document yielded."""
+
+    title: str
+    entries: tuple[Entry, ...]
+    degraded_reason: str | None = None  # set when the feed was malformed but usable
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedPage:
+    """The main content of an article page, as trafilatura found it."""
+
+    text: str
+    title: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+
+
+# --- topic matching ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDefinition:
+    """A topic as written in the topic file, before its query is compiled.
+
+    ``seeds`` holds the texts of the topic's seed documents (already read by
+    the config loader), not paths, so that matching stays free of I/O.
+    """
+
+    id: str
+    query: str
+    name: str = ""
+    description: str = ""
+    exclude: str | None = None
+    min_score: float = 1.0
+    seeds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The text a topic is matched against."""
+
+    title: str
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One place where a query term matched."""
+
+    term: str  # the term as written in the query or term list
+    field: Field
+    start: int  # character offset in the original field text
+    end: int
+    context: str  # the surrounding words, for humans
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """How one document fared against one topic.
+
+    ``matched`` is true when the query holds, no exclusion holds and the score
+    reaches the topic's minimum. ``reason`` says why not, when it is false.
+    """
+
+    topic_id: str
+    matched: bool
+    score: float
+    hits: tuple[TermHit, ...] = ()
+    reason: str | None = None
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The distinct terms that matched, in order of first appearance."""
+        return tuple(dict.fromkeys(hit.term for hit in self.hits))
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article ready for storage: entry, page and matches combined."""
+
+    url: str
+    feed_url: str
+    entry_key: str
+    title: str
+    text: str
+    outlet: str
+    published: datetime | None
+    language: str | None
+    author: str | None
+    canonical_url: str
+    extract_error: str | None = None
+    matches: tuple[TopicMatch, ...] = field(default=())

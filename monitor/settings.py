@@ -1,0 +1,162 @@
+"""The typed shape of the configuration files, with defaults and limits.
+
+`monitor.config` reads the files and the environment; these pydantic models say
+what is allowed. Unknown keys are refused so that a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from monitor.models import FeedSpec, TopicDefinition
+
+TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+TERM_LIST_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///data/monitor.db"
+    """SQLAlchemy URL. Relative SQLite paths are relative to the working directory."""
+
+
+class HttpSettings(Section):
+    user_agent: str = "monitor/0.1 (+https://github.com/monitor-news/monitor)"
+    connect_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    read_timeout: Annotated[float, Field(gt=0, le=300)] = 20.0
+    deadline: Annotated[float, Field(gt=0, le=600)] = 60.0
+    """Total seconds one request may take, however slowly the server trickles."""
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    max_connections: Annotated[int, Field(ge=1, le=1000)] = 50
+    max_per_host: Annotated[int, Field(ge=1, le=100)] = 4
+    allow_private_networks: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    """Hosts allowed to resolve to private addresses even when private networks are off."""
+
+
+class PollingSettings(Section):
+    interval_minutes: Annotated[float, Field(ge=1, le=7 * 24 * 60)] = 15
+    jitter_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    backoff_max_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 6
+    max_entries_per_pass: Annotated[int, Field(ge=1, le=10_000)] = 200
+    concurrency: Annotated[int, Field(ge=1, le=500)] = 20
+
+
+class ExtractionSettings(Section):
+    workers: Annotated[int, Field(ge=0, le=64)] = 0
+    """Extraction processes; 0 means one per CPU core."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30
+    min_text_chars: Annotated[int, Field(ge=0)] = 200
+    """Below this, the page's extraction counts as failed and the feed summary is kept."""
+
+
+class StorageSettings(Section):
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Unmatched articles keep their text this long, for backtesting changed topics."""
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class SmtpSettings(Section):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    security: Literal["none", "starttls", "tls"] = "none"
+    user: str | None = None
+    password: SecretStr | None = None
+    from_address: str = "monitor@localhost"
+    timeout: Annotated[float, Field(gt=0, le=300)] = 30
+
+
+class Settings(Section):
+    """``config/monitor.yaml``."""
+
+    feeds: str = "feeds.yaml"
+    topics: str = "topics.yaml"
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    polling: PollingSettings = PollingSettings()
+    extraction: ExtractionSettings = ExtractionSettings()
+    storage: StorageSettings = StorageSettings()
+    logging: LoggingSettings = LoggingSettings()
+    smtp: SmtpSettings = SmtpSettings()
+
+
+# --- the feed list ----------------------------------------------------------
+
+
+class FeedItem(Section):
+    url: str
+    name: str = ""
+    language: str | None = None
+    interval_minutes: Annotated[float, Field(ge=1, le=7 * 24 * 60)] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
+            raise ValueError("a feed URL must start with http:// or https:// and name a host")
+        return value
+
+    def to_spec(self) -> FeedSpec:
+        interval = round(self.interval_minutes * 60) if self.interval_minutes else None
+        return FeedSpec(self.url, self.name, self.language, interval)
+
+
+class FeedFile(Section):
+    feeds: list[FeedItem] = []
+
+
+# --- the topic file ---------------------------------------------------------
+
+
+class TopicItem(Section):
+    id: str
+    query: str
+    name: str = ""
+    description: str = ""
+    exclude: str | None = None
+    min_score: Annotated[float, Field(ge=0)] = 1.0
+    seeds: list[str] = []
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not TOPIC_ID.match(value):
+            raise ValueError("a topic id is lower-case letters, digits, '-' and '_'")
+        return value
+
+    def to_definition(self, seed_texts: tuple[str, ...]) -> TopicDefinition:
+        return TopicDefinition(
+            id=self.id,
+            query=self.query,
+            name=self.name or self.id,
+            description=self.description,
+            exclude=self.exclude,
+            min_score=self.min_score,
+            seeds=seed_texts,
+        )
+
+
+class TopicFile(Section):
+    term_lists: dict[str, list[str]] = {}
+    topics: list[TopicItem] = []
+
+    @field_validator("term_lists")
+    @classmethod
+    def _list_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, terms in value.items():
+            if not TERM_LIST_NAME.match(name):
+                raise ValueError(f"term list name {name!r} must be letters, digits and '_'")
+            if not terms:
+                raise ValueError(f"term list {name!r} is empty")
+        return value

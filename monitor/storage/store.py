@@ -1,0 +1,464 @@
+"""The only code that holds database sessions.
+
+Every write is idempotent: rows are inserted with ON CONFLICT DO NOTHING on
+their natural keys, and one article's rows (article, matches, entry) are
+written in one transaction, so a crash and restart re-does work without
+losing or duplicating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from monitor.errors import StorageError
+from monitor.models import Article, FeedSpec
+from monitor.pipeline.feeds import FeedState
+from monitor.storage.engine import create_store_engine, upgrade
+from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow, StoryRow
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    """A feed's stored identity, validators and state, as the pipeline needs them."""
+
+    id: int
+    url: str
+    name: str
+    interval_seconds: int | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """A stored article as the commands show it."""
+
+    id: int
+    url: str
+    title: str
+    outlet: str
+    published: datetime | None
+    fetched_at: datetime
+    language: str | None
+    text_chars: int
+    duplicate_of: int | None
+    duplicate_kind: str | None
+    duplicate_reason: str | None
+    story_id: int | None
+    extract_error: str | None
+    topics: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateLink:
+    """How a stored article relates to an earlier one."""
+
+    original_id: int | None
+    kind: str | None
+    reason: str | None
+    similarity: float | None
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        store = cls(create_store_engine(url))
+        if migrate:
+            store.upgrade()
+        return store
+
+    def upgrade(self) -> None:
+        try:
+            upgrade(self.engine)
+        except OperationalError as exc:
+            raise StorageError(f"cannot migrate the database: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with Session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            with Session(bind) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageError(f"database write failed: {exc.orig}") from exc
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    # --- feeds ------------------------------------------------------------
+
+    def sync_feeds(self, specs: Sequence[FeedSpec]) -> None:
+        """Make sure every configured feed has a row; refresh names and intervals."""
+        now = utcnow()
+        with self.writing() as session:
+            for spec in specs:
+                statement = self._insert(FeedRow).values(
+                    url=spec.url,
+                    name=spec.name,
+                    language=spec.language,
+                    interval_seconds=spec.interval_seconds,
+                    created_at=now,
+                )
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["url"],
+                        set_={
+                            "name": spec.name,
+                            "language": spec.language,
+                            "interval_seconds": spec.interval_seconds,
+                        },
+                    )
+                )
+
+    def feed(self, url: str) -> FeedRecord | None:
+        with self.reading() as session:
+            row = session.scalar(select(FeedRow).where(FeedRow.url == url))
+            return _feed_record(row) if row else None
+
+    def feeds(self, urls: Iterable[str] | None = None) -> list[FeedRecord]:
+        query = select(FeedRow).order_by(FeedRow.id)
+        if urls is not None:
+            query = query.where(FeedRow.url.in_(list(urls)))
+        with self.reading() as session:
+            return [_feed_record(row) for row in session.scalars(query)]
+
+    def save_feed_poll(
+        self,
+        feed_id: int,
+        state: FeedState,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        title: str | None = None,
+        keep_validators: bool = False,
+    ) -> None:
+        """Record a poll's outcome; validators are saved only once its entries are stored."""
+        values: dict[str, Any] = {
+            "health": state.health,
+            "consecutive_failures": state.consecutive_failures,
+            "failing_since": state.failing_since,
+            "last_success_at": state.last_success_at,
+            "last_new_entry_at": state.last_new_entry_at,
+            "next_poll_at": state.next_poll_at,
+            "last_status": state.last_status,
+            "last_error": state.last_error,
+            "last_polled_at": utcnow(),
+        }
+        if not keep_validators:
+            values.update(etag=etag, last_modified=last_modified, body_hash=body_hash)
+        if title:
+            values["title"] = title
+        with self.writing() as session:
+            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+
+    # --- entries and articles ---------------------------------------------
+
+    def known_entry_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.reading() as session:
+            for chunk in _chunks(keys, 500):
+                query = select(EntryRow.key).where(
+                    EntryRow.feed_id == feed_id, EntryRow.key.in_(chunk)
+                )
+                found.update(session.scalars(query))
+        return found
+
+    def article_id_by_url(self, canonical_url: str) -> int | None:
+        with self.reading() as session:
+            query = select(ArticleRow.id).where(ArticleRow.canonical_url == canonical_url)
+            return session.scalar(query)
+
+    def article_id_by_content_hash(self, content_hash: str) -> int | None:
+        with self.reading() as session:
+            query = (
+                select(ArticleRow.id)
+                .where(ArticleRow.content_hash == content_hash)
+                .order_by(ArticleRow.id)
+                .limit(1)
+            )
+            return session.scalar(query)
+
+    def record_entry(
+        self, feed_id: int, key: str, link: str | None, article_id: int | None
+    ) -> None:
+        """Remember an entry (pointing at an article already stored, or at none)."""
+        with self.writing() as session:
+            self._insert_entry(session, feed_id, key, link, article_id)
+
+    def save_article(
+        self,
+        feed_id: int,
+        entry_key: str,
+        article: Article,
+        *,
+        content_hash: str | None = None,
+        signature: bytes | None = None,
+        duplicate: DuplicateLink | None = None,
+        story_id: int | None = None,
+    ) -> int:
+        """Store an article, its matches and its entry in one transaction; return its id.
+
+        An article already stored under the same canonical URL is kept as it is and
+        its id returned: a re-run after a crash changes nothing.
+        """
+        duplicate = duplicate or DuplicateLink(None, None, None, None)
+        now = utcnow()
+        matched = [m for m in article.matches if m.matched]
+        with self.writing() as session:
+            values = {
+                "canonical_url": article.canonical_url,
+                "url": article.url,
+                "feed_id": feed_id,
+                "title": article.title,
+                "text": article.text,
+                "text_chars": len(article.text),
+                "outlet": article.outlet,
+                "author": article.author,
+                "language": article.language,
+                "published": article.published,
+                "fetched_at": now,
+                "extract_error": article.extract_error,
+                "matched": bool(matched),
+                "content_hash": content_hash,
+                "signature": signature,
+                "duplicate_of": duplicate.original_id,
+                "duplicate_kind": duplicate.kind,
+                "duplicate_reason": duplicate.reason,
+                "similarity": duplicate.similarity,
+                "story_id": story_id,
+            }
+            inserted = session.execute(
+                self._insert(ArticleRow)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["canonical_url"])
+                .returning(ArticleRow.id)
+            ).scalar()
+            article_id = inserted or session.scalar(
+                select(ArticleRow.id).where(ArticleRow.canonical_url == article.canonical_url)
+            )
+            assert article_id is not None
+            if inserted:
+                for match in matched:
+                    session.execute(
+                        self._insert(MatchRow)
+                        .values(
+                            article_id=article_id,
+                            topic_id=match.topic_id,
+                            score=round(match.score, 4),
+                            terms=list(match.terms),
+                            matched_at=now,
+                        )
+                        .on_conflict_do_nothing()
+                    )
+            self._insert_entry(session, feed_id, entry_key, article.url, article_id)
+            return int(article_id)
+
+    def _insert_entry(
+        self, session: Session, feed_id: int, key: str, link: str | None, article_id: int | None
+    ) -> None:
+        session.execute(
+            self._insert(EntryRow)
+            .values(feed_id=feed_id, key=key, link=link, article_id=article_id, seen_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["feed_id", "key"])
+        )
+
+    def prune(self, retention_days: int, now: datetime | None = None) -> int:
+        """Drop the text of unmatched articles older than the retention window.
+
+        The row stays (so the URL is never fetched again); only its text goes.
+        """
+        cutoff = (now or utcnow()) - timedelta(days=retention_days)
+        with self.writing() as session:
+            result = session.execute(
+                update(ArticleRow)
+                .where(
+                    ArticleRow.matched.is_(False),
+                    ArticleRow.fetched_at < cutoff,
+                    ArticleRow.pruned_at.is_(None),
+                )
+                .values(text=None, signature=None, pruned_at=now or utcnow())
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- reading for commands ------------------------------------------------
+
+    def articles_query(
+        self,
+        *,
+        topic: str | None = None,
+        since: datetime | None = None,
+        include_all: bool = False,
+        limit: int | None = None,
+    ) -> Select[ArticleRow]:
+        query = select(ArticleRow).order_by(ArticleRow.fetched_at.desc(), ArticleRow.id.desc())
+        if topic:
+            query = query.where(
+                ArticleRow.id.in_(select(MatchRow.article_id).where(MatchRow.topic_id == topic))
+            )
+        elif not include_all:
+            query = query.where(ArticleRow.matched.is_(True))
+        if not include_all:
+            query = query.where(ArticleRow.duplicate_of.is_(None))
+        if since:
+            query = query.where(ArticleRow.fetched_at >= since)
+        if limit:
+            query = query.limit(limit)
+        return query
+
+    def articles(
+        self,
+        *,
+        topic: str | None = None,
+        since: datetime | None = None,
+        include_all: bool = False,
+        limit: int | None = None,
+    ) -> list[ArticleView]:
+        """Stored articles, newest first: matched originals, or everything with ``include_all``."""
+        query = self.articles_query(topic=topic, since=since, include_all=include_all, limit=limit)
+        with self.reading() as session:
+            rows = list(session.scalars(query))
+        return self._views(rows)
+
+    def articles_by_id(self, ids: Sequence[int]) -> list[ArticleView]:
+        with self.reading() as session:
+            rows = list(session.scalars(select(ArticleRow).where(ArticleRow.id.in_(list(ids)))))
+        return self._views(rows)
+
+    def copies_of(self, article_ids: Sequence[int]) -> dict[int, list[ArticleView]]:
+        """The duplicates folded into each of ``article_ids``."""
+        with self.reading() as session:
+            query = select(ArticleRow).where(ArticleRow.duplicate_of.in_(list(article_ids)))
+            rows = list(session.scalars(query.order_by(ArticleRow.id)))
+        copies: dict[int, list[ArticleView]] = {}
+        for view in self._views(rows):
+            assert view.duplicate_of is not None
+            copies.setdefault(view.duplicate_of, []).append(view)
+        return copies
+
+    def story(self, story_id: int) -> tuple[StoryRow, list[ArticleView]] | None:
+        with self.reading() as session:
+            story = session.get(StoryRow, story_id)
+            if story is None:
+                return None
+            session.expunge(story)
+            query = select(ArticleRow).where(ArticleRow.story_id == story_id)
+            rows = list(session.scalars(query.order_by(ArticleRow.id)))
+        return story, self._views(rows)
+
+    def _views(self, rows: Sequence[ArticleRow]) -> list[ArticleView]:
+        topics = self.matches_for([row.id for row in rows])
+        return [
+            ArticleView(
+                id=row.id,
+                url=row.url,
+                title=row.title,
+                outlet=row.outlet,
+                published=as_utc(row.published),
+                fetched_at=as_utc(row.fetched_at) or utcnow(),
+                language=row.language,
+                text_chars=row.text_chars,
+                duplicate_of=row.duplicate_of,
+                duplicate_kind=row.duplicate_kind,
+                duplicate_reason=row.duplicate_reason,
+                story_id=row.story_id,
+                extract_error=row.extract_error,
+                topics=topics.get(row.id, {}),
+            )
+            for row in rows
+        ]
+
+    def matches_for(self, article_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+        result: dict[int, dict[str, float]] = {}
+        with self.reading() as session:
+            for chunk in _chunks(article_ids, 500):
+                rows = session.execute(
+                    select(MatchRow.article_id, MatchRow.topic_id, MatchRow.score).where(
+                        MatchRow.article_id.in_(chunk)
+                    )
+                )
+                for article_id, topic_id, score in rows:
+                    result.setdefault(article_id, {})[topic_id] = score
+        return result
+
+    def counts(self) -> dict[str, int]:
+        with self.reading() as session:
+            return {
+                "feeds": session.scalar(select(func.count()).select_from(FeedRow)) or 0,
+                "entries": session.scalar(select(func.count()).select_from(EntryRow)) or 0,
+                "articles": session.scalar(select(func.count()).select_from(ArticleRow)) or 0,
+                "matched": session.scalar(
+                    select(func.count()).select_from(ArticleRow).where(ArticleRow.matched)
+                )
+                or 0,
+                "stories": session.scalar(select(func.count()).select_from(StoryRow)) or 0,
+            }
+
+    def delete_feed(self, url: str) -> bool:
+        with self.writing() as session:
+            result = session.execute(delete(FeedRow).where(FeedRow.url == url))
+            return bool(getattr(result, "rowcount", 0))
+
+
+def _feed_record(row: FeedRow) -> FeedRecord:
+    state = FeedState(
+        health=row.health,  # type: ignore[arg-type]
+        consecutive_failures=row.consecutive_failures,
+        failing_since=as_utc(row.failing_since),
+        last_success_at=as_utc(row.last_success_at),
+        last_new_entry_at=as_utc(row.last_new_entry_at),
+        next_poll_at=as_utc(row.next_poll_at),
+        last_status=row.last_status,
+        last_error=row.last_error,
+    )
+    return FeedRecord(
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        interval_seconds=row.interval_seconds,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        state=state,
+    )
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,139 @@
+"""The database schema: one definition for SQLite and PostgreSQL.
+
+Uniqueness constraints are what make every write idempotent: an article is
+unique by canonical URL, an entry by (feed, key), a match by (article, topic).
+Schema changes go through Alembic migrations in ``storage/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER keys
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+
+
+class FeedRow(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    language: Mapped[str | None] = mapped_column(String(16))
+    interval_seconds: Mapped[int | None]
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    health: Mapped[str] = mapped_column(String(16), default="new")
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_new_entry_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class EntryRow(Base):
+    """Every feed entry ever seen, so that no entry's page is fetched twice."""
+
+    __tablename__ = "entries"
+    __table_args__ = (UniqueConstraint("feed_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(2100))
+    link: Mapped[str | None] = mapped_column(String(2048), index=True)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    seen_at: Mapped[datetime]
+
+
+class StoryRow(Base):
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(1000))
+    representative_id: Mapped[int | None] = mapped_column(Id)
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime]
+    article_count: Mapped[int] = mapped_column(default=1)
+    outlet_count: Mapped[int] = mapped_column(default=1)
+    features: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_fetched_at_matched", "fetched_at", "matched"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    text: Mapped[str | None] = mapped_column(Text)
+    text_chars: Mapped[int] = mapped_column(default=0)
+    outlet: Mapped[str] = mapped_column(String(300), default="")
+    author: Mapped[str | None] = mapped_column(String(300))
+    language: Mapped[str | None] = mapped_column(String(16))
+    published: Mapped[datetime | None]
+    fetched_at: Mapped[datetime]
+    extract_error: Mapped[str | None] = mapped_column(Text)
+    matched: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    duplicate_kind: Mapped[str | None] = mapped_column(String(16))
+    duplicate_reason: Mapped[str | None] = mapped_column(String(500))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
+    pruned_at: Mapped[datetime | None]
+
+
+class MatchRow(Base):
+    __tablename__ = "matches"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    score: Mapped[float]
+    terms: Mapped[list[str]] = mapped_column(JSON)
+    matched_at: Mapped[datetime]

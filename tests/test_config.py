@@ -1,0 +1,129 @@
+"""Configuration: validated once, every problem listed with file, line and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_config(tmp_path: Path, settings: str, feeds: str = "feeds: []\n") -> Path:
+    (tmp_path / "monitor.yaml").write_text(settings, encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(feeds, encoding="utf-8")
+    shutil.copy(REPO / "config" / "topics.yaml", tmp_path / "topics.yaml")
+    seeds = tmp_path.parent / "seeds"
+    if not seeds.exists():
+        shutil.copytree(REPO / "seeds", seeds)
+    return tmp_path / "monitor.yaml"
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_shipped_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    config = load_config(REPO / "config" / "monitor.yaml")
+    assert 25 <= len(config.feeds) <= 40
+    assert {topic.id for topic in config.topics} >= {"nk-troops", "nk-russia-pact"}
+    assert config.settings.database.url.startswith("sqlite:///data/")
+
+
+def test_every_problem_is_listed_with_line_and_key(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "feeds: feeds.yaml\ntopics: topics.yaml\n"
+        "polling:\n  interval_minutes: 0\n  intervall: 5\n"
+        "http:\n  max_redirects: lots\n",
+    )
+    problems = problems_of(path)
+    assert len(problems) == 3
+    joined = "\n".join(problems)
+    assert f"{path}:4: polling.interval_minutes:" in joined
+    assert f"{path}:5: polling.intervall: unknown key" in joined
+    assert f"{path}:7: http.max_redirects:" in joined
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "feeds: feeds.yaml\npolling: [unclosed\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:")
+    assert "invalid YAML" in problem
+
+
+def test_feed_problems_point_into_the_feed_file(tmp_path: Path) -> None:
+    feeds = (
+        "feeds:\n"
+        "  - url: https://example.org/rss\n"
+        "  - url: ftp://example.org/feed\n"
+        "  - url: https://example.org/rss\n"
+    )
+    path = write_config(tmp_path, "feeds: feeds.yaml\n", feeds)
+    problems = problems_of(path)
+    assert any("feeds.yaml:3: feeds[1].url:" in p and "http://" in p for p in problems)
+    assert any("listed twice" in p for p in problems)
+
+
+def test_password_in_file_is_refused_and_env_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, "smtp:\n  password: hunter2\n")
+    (problem,) = problems_of(path)
+    assert "MONITOR_SMTP__PASSWORD" in problem
+    assert "hunter2" not in problem
+
+    write_config(tmp_path, "smtp:\n  host: mail.example.org\n")
+    monkeypatch.setenv("MONITOR_SMTP__PASSWORD", "s3cret")
+    monkeypatch.setenv("MONITOR_SMTP__PORT", "2525")
+    monkeypatch.setenv("MONITOR_DATABASE__URL", "sqlite:////tmp/other.db")
+    config = load_config(path)
+    assert config.settings.smtp.password is not None
+    assert config.settings.smtp.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(config.settings)
+    assert config.settings.smtp.port == 2525
+    assert config.settings.database.url == "sqlite:////tmp/other.db"
+
+
+def test_env_override_with_a_wrong_value_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, "feeds: feeds.yaml\n")
+    monkeypatch.setenv("MONITOR_POLLING__CONCURRENCY", "many")
+    (problem,) = problems_of(path)
+    assert "polling.concurrency" in problem
+
+
+def test_env_points_at_other_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, "feeds: feeds.yaml\n")
+    other = tmp_path / "other-feeds.yaml"
+    other.write_text("feeds:\n  - url: https://example.net/atom.xml\n    name: Other\n")
+    monkeypatch.setenv("MONITOR_CONFIG", str(path))
+    monkeypatch.setenv("MONITOR_FEEDS", str(other))
+    config = load_config()
+    assert [feed.url for feed in config.feeds] == ["https://example.net/atom.xml"]
+
+
+def test_missing_files_are_problems_not_crashes(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_text("feeds: nowhere.yaml\ntopics: nothing.yaml\n")
+    problems = problems_of(tmp_path / "monitor.yaml")
+    assert len(problems) == 2
+    assert all("file not found" in p for p in problems)
+
+
+def test_opml_feed_list(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "feeds: feeds.opml\n")
+    (tmp_path / "feeds.opml").write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>'
+        '<outline text="News"><outline text="A" type="rss" xmlUrl="https://a.example/rss"/>'
+        "</outline></body></opml>"
+    )
+    config = load_config(path)
+    assert [(f.url, f.name) for f in config.feeds] == [("https://a.example/rss", "A")]

@@ -1,0 +1,124 @@
+"""Feed parsing: RSS 2.0, RSS 1.0, Atom; entry identity; not-a-feed is an error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import FeedParseError
+from monitor.pipeline.parse import entry_key, html_to_text, parse_feed
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+
+RSS2 = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Wire &amp; Co</title>
+<item><title>Troops &lt;b&gt;arrive&lt;/b&gt;</title><link>https://news.example/a?x=1</link>
+<guid isPermaLink="false">urn:wire:1</guid><pubDate>Thu, 02 Jan 2025 10:00:00 GMT</pubDate>
+<description><![CDATA[<p>First <b>para</b>.</p><p>Second&nbsp;para.</p>]]></description>
+<author>desk@news.example (Desk)</author></item>
+<item><title>No guid</title><link>https://news.example/b</link></item>
+<item><title>Neither</title><description>Only text</description></item>
+<item><title>Script link</title><link>javascript:alert(1)</link><description>x</description></item>
+</channel></rss>"""
+
+RSS1 = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="https://rdf.example/"><title>RDF</title><link>https://rdf.example/</link>
+<description>d</description></channel>
+<item rdf:about="https://rdf.example/1"><title>One</title><link>https://rdf.example/1</link>
+<dc:date>2025-02-03T04:05:06Z</dc:date></item></rdf:RDF>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://atom.example/news/">
+<title>Atom</title><id>urn:feed</id><updated>2025-01-01T00:00:00Z</updated>
+<entry><title>Relative</title><id>urn:e:1</id><link href="story-1.html"/>
+<updated>2025-01-05T06:07:08Z</updated><summary>Short.</summary>
+<content type="html">&lt;p&gt;A much longer content body than the summary.&lt;/p&gt;</content>
+</entry>
+</feed>"""
+
+
+def test_rss2_entries_identity_and_text() -> None:
+    feed = parse_feed(RSS2, "https://news.example/rss")
+    assert feed.title == "Wire & Co"
+    first, second, third, fourth = feed.entries
+    assert first.key == "guid:urn:wire:1"
+    assert first.title == "Troops arrive"
+    assert first.summary == "First para.\n\nSecond para."
+    assert first.published == datetime(2025, 1, 2, 10, tzinfo=UTC)
+    assert second.key == "link:https://news.example/b"
+    assert third.key.startswith("hash:") and third.link is None
+    assert fourth.link is None  # only http(s) links are followed
+    assert feed.degraded_reason is None
+
+
+def test_rss1_rdf() -> None:
+    (entry,) = parse_feed(RSS1, "https://rdf.example/rss").entries
+    assert entry.link == "https://rdf.example/1"
+    assert entry.published == datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+def test_atom_relative_links_and_longer_content() -> None:
+    (entry,) = parse_feed(ATOM, "https://atom.example/feed.xml").entries
+    assert entry.link == "https://atom.example/news/story-1.html"
+    assert entry.summary == "A much longer content body than the summary."
+    assert entry.key == "guid:urn:e:1"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"<!DOCTYPE html><html><body><p>Hello</p></body></html>", "HTML page"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not RSS or Atom"),
+        (b'{"json": true}', "not RSS or Atom"),
+    ],
+)
+def test_not_a_feed_is_an_error(body: bytes, reason: str) -> None:
+    with pytest.raises(FeedParseError) as caught:
+        parse_feed(body, "https://x.example/feed")
+    assert reason in str(caught.value)
+    assert "https://x.example/feed" in str(caught.value)
+
+
+def test_broken_feed_with_entries_is_degraded() -> None:
+    broken = RSS2.replace(b"</channel></rss>", b"<item><title>cut off")
+    feed = parse_feed(broken, "https://news.example/rss")
+    assert feed.entries
+    assert feed.degraded_reason is not None and "malformed" in feed.degraded_reason
+
+
+def test_control_characters_never_survive() -> None:
+    dirty = RSS2.replace(b"First <b>para</b>", b"Fi\x1brst\x00 <b>para</b>").replace(
+        b"Troops &lt;b&gt;", b"Troops\x07 &lt;b&gt;"
+    )
+    entry = parse_feed(dirty, "https://news.example/rss").entries[0]
+    assert "\x1b" not in entry.summary and "\x00" not in entry.summary
+    assert "\x07" not in entry.title
+
+
+def test_entry_key_prefers_guid_then_link_then_content() -> None:
+    assert entry_key("g", "https://l", "t", "s") == "guid:g"
+    assert entry_key(None, "https://l", "t", "s") == "link:https://l"
+    assert entry_key(None, None, "t", "s") == entry_key(None, None, "t", "s")
+    assert entry_key(None, None, "t", "s") != entry_key(None, None, "t", "s2")
+
+
+def test_html_to_text_keeps_paragraphs() -> None:
+    assert html_to_text("<p>a</p><p>b<br>c</p>").split() == ["a", "b", "c"]
+    assert html_to_text("plain") == "plain"
+
+
+@pytest.mark.skipif(not FEEDS.exists(), reason="sample feeds not present")
+@pytest.mark.parametrize("path", sorted(FEEDS.glob("*")) if FEEDS.exists() else [], ids=str)
+def test_sample_feeds_parse_or_fail_cleanly(path: Path) -> None:
+    """Every sample document gives entries or a FeedParseError, never another exception."""
+    try:
+        feed = parse_feed(path.read_bytes(), f"https://samples.example/{path.name}")
+    except FeedParseError:
+        return
+    assert all(entry.key for entry in feed.entries)
