@@ -11,6 +11,7 @@ Every error carries the resource it is about (a URL, a file, a topic id) so that
     │   └── ResponseTooLargeError the decoded body went past the size cap
     ├── FeedParseError           the bytes fetched are not a usable feed
     ├── ExtractError             no article text could be extracted from a page
+    ├── InvalidURLError          a string is not an http(s) URL that can be canonicalised
     ├── StorageError             the database refused or is unreachable
     └── AlreadyRunningError      another daemon holds the same store
 
@@ -106,6 +107,16 @@ class ExtractError(MonitorError):
         self.url = url
         self.reason = reason
         super().__init__(f"extracting {url} failed: {reason}")
+
+
+class InvalidURLError(MonitorError):
+    """A string from a feed or a page is not an absolute http(s) URL with a host."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        shown = url if len(url) <= 200 else url[:200] + "…"
+        super().__init__(f"not a usable URL {shown!r}: {reason}")
 
 
 class StorageError(MonitorError):
