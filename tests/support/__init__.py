@@ -1,0 +1,1 @@
+"""Test support: a real local web server, a site generator and their pytest fixtures."""
