@@ -98,21 +98,30 @@ def load_feed_file(path: Path, problems: list[ConfigProblem]) -> tuple[FeedSpec,
         if raw is None and not path.exists():
             return ()
         parsed = _validate(FeedFile, raw if raw is not None else {}, path, lines, problems)
-        if parsed is None:
-            return ()
-        feeds = tuple(item.to_spec() for item in parsed.feeds)
+        items = raw.get("feeds") if isinstance(raw, dict) else None
+        urls = [i.get("url") if isinstance(i, dict) else None for i in items or []]
+        _check_duplicates(urls, path, lines, problems)
+        return tuple(item.to_spec() for item in parsed.feeds) if parsed else ()
+    _check_duplicates([feed.url for feed in feeds], path, {}, problems)
+    return feeds
+
+
+def _check_duplicates(
+    urls: list[Any], path: Path, lines: LineIndex, problems: list[ConfigProblem]
+) -> None:
     seen: dict[str, int] = {}
-    for index, feed in enumerate(feeds):
-        if feed.url in seen:
+    for index, url in enumerate(urls):
+        if not isinstance(url, str):
+            continue
+        if url in seen:
             problems.append(
                 ConfigProblem(
-                    str(path),
+                    _where(path, lines, ("feeds", index, "url")),
                     f"feeds[{index}].url",
-                    f"{feed.url} is listed twice (also at feeds[{seen[feed.url]}]); remove one",
+                    f"{url} is listed twice (also at feeds[{seen[url]}]); remove one",
                 )
             )
-        seen.setdefault(feed.url, index)
-    return feeds
+        seen.setdefault(url, index)
 
 
 def load_topic_file(

@@ -91,9 +91,9 @@ def test_prune_drops_old_unmatched_text_only(store: Store) -> None:
     store.save_article(feed.id, "k1", article("https://news.example/old", matched=False))
     store.save_article(feed.id, "k2", article("https://news.example/kept", matched=True))
     later = datetime.now(UTC) + timedelta(days=31)
-    assert store.prune(30, now=later) == 1
-    assert store.prune(30, now=later) == 0
-    assert store.article_id_by_url("https://news.example/old") is not None
+    assert len(store.prune(30, now=later)) == 1
+    assert store.prune(30, now=later) == []
+    assert store.by_canonical_url("https://news.example/old") is not None
     assert store.counts()["articles"] == 2
 
 

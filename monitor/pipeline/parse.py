@@ -87,7 +87,8 @@ def _entry(raw: Any, feed_url: str) -> Entry | None:
         link=link,
         title=title,
         summary=summary,
-        published=_date(raw.get("published_parsed") or raw.get("updated_parsed")),
+        # dict.get: FeedParserDict.get would map a missing published to updated, with a warning
+        published=_date(dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")),
         author=clean_line(raw.get("author"), 300) or None,
         guid=guid,
     )

@@ -23,7 +23,7 @@ from monitor.errors import StorageError
 from monitor.models import Article, FeedSpec
 from monitor.pipeline.feeds import FeedState
 from monitor.storage.engine import create_store_engine, upgrade
-from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow, StoryRow
+from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow
 
 
 def utcnow() -> datetime:
@@ -69,6 +69,19 @@ class ArticleView:
     story_id: int | None
     extract_error: str | None
     topics: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """A recent matched article, as the story index needs it after a restart."""
+
+    id: int
+    title: str
+    text: str
+    outlet: str
+    published: datetime
+    topics: tuple[str, ...]
+    story_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,20 +213,66 @@ class Store:
                 found.update(session.scalars(query))
         return found
 
-    def article_id_by_url(self, canonical_url: str) -> int | None:
+    def by_canonical_url(self, url: str) -> int | None:
+        """The original (not a copy) stored under ``url``: a `DedupLookup` method."""
         with self.reading() as session:
-            query = select(ArticleRow.id).where(ArticleRow.canonical_url == canonical_url)
+            query = select(func.coalesce(ArticleRow.duplicate_of, ArticleRow.id)).where(
+                ArticleRow.canonical_url == url
+            )
             return session.scalar(query)
 
-    def article_id_by_content_hash(self, content_hash: str) -> int | None:
+    def by_content_hash(self, content_hash: str) -> int | None:
+        """The original of the first article with this exact text: a `DedupLookup` method."""
         with self.reading() as session:
             query = (
-                select(ArticleRow.id)
+                select(func.coalesce(ArticleRow.duplicate_of, ArticleRow.id))
                 .where(ArticleRow.content_hash == content_hash)
                 .order_by(ArticleRow.id)
                 .limit(1)
             )
             return session.scalar(query)
+
+    def signatures(self) -> Iterator[tuple[int, bytes]]:
+        """(id, signature) of every original that still has one, for the near-dup index."""
+        with self.reading() as session:
+            query = (
+                select(ArticleRow.id, ArticleRow.signature)
+                .where(ArticleRow.signature.is_not(None), ArticleRow.duplicate_of.is_(None))
+                .order_by(ArticleRow.id)
+                .execution_options(yield_per=10_000)
+            )
+            for article_id, signature in session.execute(query):
+                if signature is not None:
+                    yield int(article_id), bytes(signature)
+
+    def story_members(self, since: datetime) -> list[StoryMember]:
+        """Matched originals stored since ``since``, to rebuild the story index."""
+        with self.reading() as session:
+            query = (
+                select(ArticleRow)
+                .where(
+                    ArticleRow.matched.is_(True),
+                    ArticleRow.duplicate_of.is_(None),
+                    ArticleRow.story_id.is_not(None),
+                    ArticleRow.fetched_at >= since,
+                    ArticleRow.text.is_not(None),
+                )
+                .order_by(ArticleRow.id)
+            )
+            rows = list(session.scalars(query))
+        topics = self.matches_for([row.id for row in rows])
+        return [
+            StoryMember(
+                id=row.id,
+                title=row.title,
+                text=row.text or "",
+                outlet=row.outlet,
+                published=as_utc(row.published) or as_utc(row.fetched_at) or utcnow(),
+                topics=tuple(topics.get(row.id, {})),
+                story_id=row.story_id or row.id,
+            )
+            for row in rows
+        ]
 
     def record_entry(
         self, feed_id: int, key: str, link: str | None, article_id: int | None
@@ -232,11 +291,13 @@ class Store:
         signature: bytes | None = None,
         duplicate: DuplicateLink | None = None,
         story_id: int | None = None,
+        own_story: bool = False,
     ) -> int:
         """Store an article, its matches and its entry in one transaction; return its id.
 
-        An article already stored under the same canonical URL is kept as it is and
-        its id returned: a re-run after a crash changes nothing.
+        ``own_story`` starts a story whose id is the new article's. An article already
+        stored under the same canonical URL is kept as it is and its id returned: a
+        re-run after a crash changes nothing.
         """
         duplicate = duplicate or DuplicateLink(None, None, None, None)
         now = utcnow()
@@ -274,6 +335,10 @@ class Store:
                 select(ArticleRow.id).where(ArticleRow.canonical_url == article.canonical_url)
             )
             assert article_id is not None
+            if inserted and own_story:
+                session.execute(
+                    update(ArticleRow).where(ArticleRow.id == inserted).values(story_id=inserted)
+                )
             if inserted:
                 for match in matched:
                     session.execute(
@@ -299,8 +364,8 @@ class Store:
             .on_conflict_do_nothing(index_elements=["feed_id", "key"])
         )
 
-    def prune(self, retention_days: int, now: datetime | None = None) -> int:
-        """Drop the text of unmatched articles older than the retention window.
+    def prune(self, retention_days: int, now: datetime | None = None) -> list[int]:
+        """Drop the text of unmatched articles older than the retention window; their ids.
 
         The row stays (so the URL is never fetched again); only its text goes.
         """
@@ -314,8 +379,29 @@ class Store:
                     ArticleRow.pruned_at.is_(None),
                 )
                 .values(text=None, signature=None, pruned_at=now or utcnow())
+                .returning(ArticleRow.id)
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return [int(article_id) for article_id in result.scalars()]
+
+    def texts(self, article_ids: Sequence[int]) -> dict[int, str]:
+        """The stored text of each article that still has one."""
+        found: dict[int, str] = {}
+        with self.reading() as session:
+            for chunk in _chunks(article_ids, 500):
+                query = select(ArticleRow.id, ArticleRow.text).where(
+                    ArticleRow.id.in_(chunk), ArticleRow.text.is_not(None)
+                )
+                found.update((int(i), str(t)) for i, t in session.execute(query))
+        return found
+
+    def set_signatures(self, signatures: dict[int, bytes]) -> None:
+        with self.writing() as session:
+            for article_id, signature in signatures.items():
+                session.execute(
+                    update(ArticleRow)
+                    .where(ArticleRow.id == article_id)
+                    .values(signature=signature)
+                )
 
     # --- reading for commands ------------------------------------------------
 
@@ -372,15 +458,12 @@ class Store:
             copies.setdefault(view.duplicate_of, []).append(view)
         return copies
 
-    def story(self, story_id: int) -> tuple[StoryRow, list[ArticleView]] | None:
+    def story(self, story_id: int) -> list[ArticleView]:
+        """The articles of one story, first one first."""
         with self.reading() as session:
-            story = session.get(StoryRow, story_id)
-            if story is None:
-                return None
-            session.expunge(story)
             query = select(ArticleRow).where(ArticleRow.story_id == story_id)
             rows = list(session.scalars(query.order_by(ArticleRow.id)))
-        return story, self._views(rows)
+        return self._views(rows)
 
     def _views(self, rows: Sequence[ArticleRow]) -> list[ArticleView]:
         topics = self.matches_for([row.id for row in rows])
@@ -427,7 +510,8 @@ class Store:
                     select(func.count()).select_from(ArticleRow).where(ArticleRow.matched)
                 )
                 or 0,
-                "stories": session.scalar(select(func.count()).select_from(StoryRow)) or 0,
+                "stories": session.scalar(select(func.count(func.distinct(ArticleRow.story_id))))
+                or 0,
             }
 
     def delete_feed(self, url: str) -> bool:

@@ -82,19 +82,6 @@ class EntryRow(Base):
     seen_at: Mapped[datetime]
 
 
-class StoryRow(Base):
-    __tablename__ = "stories"
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    title: Mapped[str] = mapped_column(String(1000))
-    representative_id: Mapped[int | None] = mapped_column(Id)
-    first_seen: Mapped[datetime] = mapped_column(index=True)
-    last_seen: Mapped[datetime]
-    article_count: Mapped[int] = mapped_column(default=1)
-    outlet_count: Mapped[int] = mapped_column(default=1)
-    features: Mapped[dict[str, object] | None] = mapped_column(JSON)
-
-
 class ArticleRow(Base):
     __tablename__ = "articles"
     __table_args__ = (Index("ix_articles_fetched_at_matched", "fetched_at", "matched"),)
@@ -121,9 +108,8 @@ class ArticleRow(Base):
     duplicate_kind: Mapped[str | None] = mapped_column(String(16))
     duplicate_reason: Mapped[str | None] = mapped_column(String(500))
     similarity: Mapped[float | None] = mapped_column(Float)
-    story_id: Mapped[int | None] = mapped_column(
-        ForeignKey("stories.id", ondelete="SET NULL"), index=True
-    )
+    story_id: Mapped[int | None] = mapped_column(Id, index=True)
+    """The id of the story's first article; articles about one event share it."""
     pruned_at: Mapped[datetime | None]
 
 

@@ -1,0 +1,53 @@
+"""The `monitor` command line. Nothing imports this package; it imports everything.
+
+Heavy libraries (trafilatura, SQLAlchemy, httpx) are imported inside the commands
+that need them so that ``monitor --help`` and ``monitor check`` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from monitor.cli.context import CliContext, pass_context
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Settings file (default: $MONITOR_CONFIG or config/monitor.yaml).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default=None,
+    help="Log line format (default: logging.format in the settings).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def main(
+    ctx: click.Context, config_path: str | None, log_format: str | None, verbose: bool
+) -> None:
+    """Follow a developing story across many outlets: feeds in, related articles out."""
+    ctx.obj = CliContext(config_path=config_path, log_format=log_format, verbose=verbose)
+
+
+def _register() -> None:
+    from monitor.cli import articles, feeds, ops, topics
+
+    for command in (ops.run, ops.poll, ops.check, ops.db, articles.articles, feeds.feeds):
+        main.add_command(command)
+    main.add_command(topics.topics)
+
+
+_register()
+
+__all__ = ["CliContext", "main", "pass_context"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""What every command shares: the loaded configuration, on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import click
+
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError, StorageError
+
+if TYPE_CHECKING:
+    from monitor.pipeline.match import Matcher
+    from monitor.storage.store import Store
+
+EXIT_CONFIG = 2
+
+
+@dataclass
+class CliContext:
+    config_path: str | None
+    log_format: str | None = None
+    verbose: bool = False
+    _config: Config | None = field(default=None, init=False, repr=False)
+    _matcher: Matcher | None = field(default=None, init=False, repr=False)
+
+    def config(self) -> Config:
+        """The validated configuration; exits with status 2 listing every problem."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                click.echo(f"error: {exc}", err=True)
+                raise SystemExit(EXIT_CONFIG) from exc
+        return self._config
+
+    def setup_logging(self, *, quiet: bool = False) -> None:
+        """Configure logs from the settings, the ``--log-format`` flag and ``-v``."""
+        from monitor.log import configure_logging
+
+        settings = self.config().settings.logging
+        level = "debug" if self.verbose else ("warning" if quiet else settings.level)
+        configure_logging(level, self.log_format or settings.format)
+
+    def store(self) -> Store:
+        """The configured store, migrated to the current schema."""
+        from monitor.storage.store import Store
+
+        try:
+            return Store.open(self.config().settings.database.url)
+        except StorageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from exc
+
+    def matcher(self) -> Matcher:
+        """The compiled topics; exits with status 2 when a query is wrong."""
+        if self._matcher is None:
+            from monitor.pipeline.match import build_matcher
+
+            config = self.config()
+            try:
+                self._matcher = build_matcher(config.topics, config.term_lists, config.topics_path)
+            except ConfigError as exc:
+                click.echo(f"error: {exc}", err=True)
+                raise SystemExit(EXIT_CONFIG) from exc
+        return self._matcher
+
+
+pass_context = click.make_pass_decorator(CliContext)

@@ -1,0 +1,168 @@
+"""`monitor feeds`: list with health, add, import and export OPML, discover a site's feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+import yaml
+
+from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
+from monitor.errors import ConfigProblem, FetchError
+from monitor.models import FeedSpec
+
+
+@click.group()
+def feeds() -> None:
+    """The feed list (config/feeds.yaml or an OPML file) and each feed's health."""
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
+@pass_context
+def list_feeds(ctx: CliContext, as_json: bool) -> None:
+    """Every configured feed with its health, last status and last error."""
+    config = ctx.config()
+    store = ctx.store()
+    try:
+        records = {record.url: record for record in store.feeds(f.url for f in config.feeds)}
+    finally:
+        store.close()
+    for spec in config.feeds:
+        record = records.get(spec.url)
+        state = record.state if record else None
+        row = {
+            "url": spec.url,
+            "name": spec.name,
+            "language": spec.language,
+            "health": state.health if state else "new",
+            "last_status": state.last_status if state else None,
+            "failures": state.consecutive_failures if state else 0,
+            "last_success": _iso(state.last_success_at if state else None),
+            "next_poll": _iso(state.next_poll_at if state else None),
+            "last_error": state.last_error if state else None,
+        }
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+            continue
+        line = f"{row['health']:<9} {row['last_status'] or '-':>4}  {spec.name or '-'}  {spec.url}"
+        click.echo(line)
+        if row["last_error"]:
+            click.echo(f"          {row['last_error']}")
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="Outlet name shown in digests.")
+@click.option("--language", default=None, help="ISO 639-1 code of the feed's language.")
+@pass_context
+def add_feed(ctx: CliContext, url: str, name: str, language: str | None) -> None:
+    """Append a feed to the YAML feed list (comments and order are kept)."""
+    path = _yaml_feed_file(ctx)
+    if any(spec.url == url for spec in ctx.config().feeds):
+        click.echo(f"{url} is already in {path}")
+        return
+    _append_feeds(path, [FeedSpec(url, name, language)])
+    click.echo(f"added {url} to {path}")
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False))
+@pass_context
+def import_feeds(ctx: CliContext, opml_file: str) -> None:
+    """Add every feed of an OPML file that is not in the feed list yet."""
+    from monitor.opml import OPMLError, parse_opml
+
+    path = _yaml_feed_file(ctx)
+    try:
+        found = parse_opml(Path(opml_file).read_bytes())
+    except OPMLError as exc:
+        click.echo(f"error: {opml_file}: {exc}", err=True)
+        raise SystemExit(EXIT_CONFIG) from exc
+    known = {spec.url for spec in ctx.config().feeds}
+    new = [spec for spec in found if spec.url not in known]
+    if new:
+        _append_feeds(path, new)
+    click.echo(f"imported {len(new)} feeds into {path} ({len(found) - len(new)} already there)")
+
+
+@feeds.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="File (default stdout).")
+@pass_context
+def export_feeds(ctx: CliContext, out: str | None) -> None:
+    """Write the feed list as OPML 2.0."""
+    from monitor.opml import write_opml
+
+    document = write_opml(list(ctx.config().feeds), "monitor feeds")
+    if out:
+        Path(out).write_text(document, encoding="utf-8")
+    else:
+        click.echo(document, nl=False)
+
+
+@feeds.command("discover")
+@click.argument("url")
+@pass_context
+def discover(ctx: CliContext, url: str) -> None:
+    """Find the feeds a site announces on its page, for `monitor feeds add`."""
+    from monitor.pipeline.discover import discover_feeds
+    from monitor.pipeline.fetch import Fetcher
+
+    async def fetch() -> tuple[bytes, str]:
+        async with Fetcher(ctx.config().settings.http) as fetcher:
+            result = await fetcher.get(url, accept="text/html, */*;q=0.5")
+        return result.body, result.final_url
+
+    try:
+        body, final_url = asyncio.run(fetch())
+    except FetchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from exc
+    found = discover_feeds(body, final_url)
+    if not found:
+        click.echo(f"no feeds found on {final_url}", err=True)
+        raise SystemExit(1)
+    for feed in found:
+        click.echo(f"{feed.kind:<5} {feed.url}  {feed.title or ''}".rstrip())
+
+
+def _yaml_feed_file(ctx: CliContext) -> Path:
+    path = ctx.config().feeds_path
+    if path.suffix.lower() in {".opml", ".xml"}:
+        click.echo(
+            f"error: the feed list {path} is OPML; edit it with your reader, "
+            "or switch `feeds:` in the settings to a YAML file",
+            err=True,
+        )
+        raise SystemExit(EXIT_CONFIG)
+    return path
+
+
+def _append_feeds(path: Path, specs: list[FeedSpec]) -> None:
+    """Append list items as text, so the file's comments survive; roll back if invalid."""
+    from monitor.config import load_feed_file
+
+    original = path.read_text(encoding="utf-8") if path.exists() else "feeds:\n"
+    data = yaml.safe_load(original) or {}
+    if not data.get("feeds"):
+        original = original.rstrip("\n").removesuffix("feeds: []").rstrip("\n")
+        original = (original + "\n" if original else "") + "feeds:\n"
+    lines = [original if original.endswith("\n") else original + "\n"]
+    for spec in specs:
+        lines.append(f"  - url: {json.dumps(spec.url)}\n")
+        if spec.name:
+            lines.append(f"    name: {json.dumps(spec.name, ensure_ascii=False)}\n")
+        if spec.language:
+            lines.append(f"    language: {json.dumps(spec.language)}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    problems: list[ConfigProblem] = []
+    load_feed_file(path, problems)
+    if problems:
+        path.write_text(original, encoding="utf-8")
+        raise click.ClickException(f"the feed list would be invalid: {problems[0]}")
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else None

@@ -1,0 +1,131 @@
+"""Operator commands: run the daemon, poll once, check the config, migrate the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import click
+
+from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
+from monitor.errors import AlreadyRunningError, ConfigError, StorageError
+
+
+@click.command()
+@pass_context
+def run(ctx: CliContext) -> None:
+    """Run the daemon: poll every feed on its schedule until SIGTERM or SIGINT."""
+    config, matcher = ctx.config(), ctx.matcher()
+    ctx.setup_logging()
+    from monitor.daemon import run_daemon
+
+    try:
+        asyncio.run(run_daemon(config, matcher))
+    except AlreadyRunningError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from exc
+    except StorageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from exc
+
+
+@click.command()
+@click.option(
+    "--once", is_flag=True, required=True, help="One full pass over every feed, then exit."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@pass_context
+def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
+    """Poll every feed once: fetch, extract, match, dedup, store; then print a summary."""
+    config, matcher = ctx.config(), ctx.matcher()
+    ctx.setup_logging(quiet=as_json)
+    from monitor.daemon import open_pipeline
+    from monitor.storage.lock import StoreLock
+
+    async def one_pass() -> dict[str, Any]:
+        async with open_pipeline(config, matcher) as pipeline:
+            with _progress(len(config.feeds), enabled=not as_json) as advance:
+                summary = await pipeline.poll_all(on_feed_done=lambda _report: advance())
+        return summary.__dict__
+
+    try:
+        with StoreLock.for_url(config.settings.database.url):
+            result = asyncio.run(one_pass())
+    except (AlreadyRunningError, StorageError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from exc
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(
+        f"{result['feeds']} feeds ({result['feeds_failed']} failed), "
+        f"{result['entries_new']} new entries, {result['articles_stored']} articles stored, "
+        f"{result['articles_matched']} matched, {result['duplicates']} duplicates, "
+        f"{result['seconds']:.1f} s"
+    )
+    for failure in result["failures"]:
+        click.echo(f"  failed: {failure['feed']}: {failure['error']}")
+
+
+class _progress:
+    """A rich progress bar on a terminal; nothing when piped or in JSON mode."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._bar.__enter__()
+        task = self._bar.add_task("polling feeds", total=self.total)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@click.command()
+@pass_context
+def check(ctx: CliContext) -> None:
+    """Validate all configuration; exit 0, or 2 with every problem listed."""
+    from monitor.config import load_config
+    from monitor.pipeline.match import build_matcher
+
+    try:
+        config = load_config(ctx.config_path)
+        matcher = build_matcher(config.topics, config.term_lists, config.topics_path)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_CONFIG) from exc
+    click.echo(
+        f"configuration OK: {config.settings_path} — {len(config.feeds)} feeds, "
+        f"{len(matcher.topics)} topics, database {config.settings.database.url.split('://')[0]}"
+    )
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@pass_context
+def upgrade(ctx: CliContext) -> None:
+    """Apply database migrations (the daemon also does this when it starts)."""
+    from monitor.storage.engine import create_store_engine, current_revision
+    from monitor.storage.engine import upgrade as apply
+
+    engine = create_store_engine(ctx.config().settings.database.url)
+    try:
+        apply(engine)
+        click.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()

@@ -1,0 +1,156 @@
+"""The dedup stage of the pipeline: the pure `dedup` package with storage at its edge.
+
+Holds the two in-memory indexes for the life of the process — near-duplicate
+signatures of every stored original, and the recent matched articles by story —
+and rebuilds them at start-up from what the store kept, so a restart does not
+re-read or re-shingle any article text for near-duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.errors import InvalidURLError
+from monitor.log import get_logger
+from monitor.models import Article
+from monitor.pipeline.dedup import (
+    DedupDecision,
+    Fingerprint,
+    NearDuplicateIndex,
+    StoryDecision,
+    StoryFeatures,
+    StoryIndex,
+    decide,
+    fingerprint,
+    signature,
+    story_features,
+)
+from monitor.pipeline.dedup import canonical_url as canonicalise
+from monitor.settings import DedupSettings
+from monitor.storage.store import DuplicateLink, Store, utcnow
+
+log = get_logger("monitor.dedup")
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What the dedup stage decided for one article, ready for `Store.save_article`."""
+
+    fingerprint: Fingerprint
+    decision: DedupDecision
+    story: StoryDecision | None
+
+    @property
+    def link(self) -> DuplicateLink:
+        if not self.decision.is_duplicate:
+            return DuplicateLink(None, None, None, None)
+        d = self.decision
+        return DuplicateLink(d.original_id, d.kind, d.reason, d.similarity)
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.fingerprint.content_hash
+
+    @property
+    def signature(self) -> bytes | None:
+        sig = self.fingerprint.signature
+        return sig.to_bytes() if sig is not None and not self.decision.is_duplicate else None
+
+
+class Deduplicator:
+    def __init__(self, store: Store, settings: DedupSettings) -> None:
+        self.store = store
+        self.settings = settings
+        started = time.monotonic()
+        self.near = NearDuplicateIndex.from_rows(
+            store.signatures(), bands=settings.lsh_bands, rows_per_band=settings.lsh_rows
+        )
+        if self.near.skipped:
+            self._resign(self.near.skipped)
+        self.stories = StoryIndex(settings)
+        window = timedelta(days=settings.story_window_days)
+        for article in store.story_members(utcnow() - window):
+            features = story_features(
+                article.title, article.text, article.published, frozenset(article.topics)
+            )
+            self.stories.add(
+                article.id,
+                features,
+                title=article.title,
+                outlet=article.outlet,
+                story_id=article.story_id,
+            )
+        log.info(
+            "dedup.indexes_loaded",
+            signatures=len(self.near),
+            story_articles=len(self.stories),
+            duration=round(time.monotonic() - started, 3),
+        )
+
+    @staticmethod
+    def canonical_url(
+        url: str, *, page_canonical: str | None = None, final_url: str | None = None
+    ) -> str:
+        """The article's identity URL; an unusable URL is kept as it came."""
+        try:
+            return canonicalise(url, page_canonical=page_canonical, final_url=final_url)
+        except InvalidURLError:
+            return url
+
+    def fold(self, article: Article, page_canonical: str | None, final_url: str) -> Folded:
+        """Is ``article`` a copy of a stored one, and which story does it join?"""
+        try:
+            fp = fingerprint(
+                article.url,
+                article.text,
+                page_canonical=page_canonical,
+                final_url=final_url,
+                settings=self.settings,
+            )
+        except InvalidURLError:
+            fp = Fingerprint(article.canonical_url, None, None)
+        decision = decide(fp, self.store, self.near, self.settings)
+        story = None
+        topics = _matched_topics(article)
+        if not decision.is_duplicate and topics:
+            story = self.stories.decide(self._features(article, topics))
+        return Folded(fp, decision, story)
+
+    def remember(self, article_id: int, folded: Folded, article: Article) -> None:
+        """Index a newly stored original so later copies and follow-ups find it."""
+        if folded.decision.is_duplicate:
+            return
+        if folded.fingerprint.signature is not None and article_id not in self.near:
+            self.near.add(article_id, folded.fingerprint.signature)
+        topics = _matched_topics(article)
+        if folded.story is not None and topics:
+            self.stories.add(
+                article_id,
+                self._features(article, topics),
+                title=article.title,
+                outlet=article.outlet,
+                story_id=folded.story.story_id,
+            )
+
+    def forget(self, pruned_ids: list[int], now: datetime | None = None) -> None:
+        """Drop what the store pruned, and story members older than the window."""
+        self.near.remove_many(pruned_ids)
+        window = timedelta(days=self.settings.story_window_days)
+        self.stories.prune((now or utcnow()) - window)
+
+    def _resign(self, article_ids: tuple[int, ...]) -> None:
+        """Signatures stored by another MinHash scheme: sign those articles again."""
+        fresh = {i: signature(text) for i, text in self.store.texts(article_ids).items()}
+        for article_id, sig in fresh.items():
+            self.near.add(article_id, sig)
+        self.store.set_signatures({i: sig.to_bytes() for i, sig in fresh.items()})
+
+    @staticmethod
+    def _features(article: Article, topics: frozenset[str]) -> StoryFeatures:
+        return story_features(article.title, article.text, article.published or utcnow(), topics)
+
+
+def _matched_topics(article: Article) -> frozenset[str]:
+    return frozenset(m.topic_id for m in article.matches if m.matched)

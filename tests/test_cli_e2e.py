@@ -1,0 +1,151 @@
+"""The installed `monitor` command as a user runs it: subprocesses, real files, real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.sites import Site, SiteArticle, build_site
+from tests.support.webserver import LocalWeb
+
+MONITOR = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
+
+
+def monitor(config_dir: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=config_dir.parent,
+        env=_env(),
+    )
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+
+
+def write_feeds(config_dir: Path, urls: list[str]) -> None:
+    lines = ["feeds:"] + [f"  - url: {url}" for url in urls]
+    (config_dir / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def database(config_dir: Path) -> Path:
+    return config_dir.parent / "data" / "monitor.db"
+
+
+def stored_urls(config_dir: Path) -> list[str]:
+    with sqlite3.connect(database(config_dir)) as connection:
+        return sorted(row[0] for row in connection.execute("SELECT canonical_url FROM articles"))
+
+
+@pytest.fixture
+def site(web: LocalWeb, devset_articles: list[SiteArticle], config_dir: Path) -> Site:
+    built = build_site(web, devset_articles[:40], feeds=4)
+    write_feeds(config_dir, built.feed_urls)
+    return built
+
+
+def test_check_passes_on_the_test_config_and_fails_with_exit_2(config_dir: Path) -> None:
+    ok = monitor(config_dir, "check")
+    assert ok.returncode == 0, ok.stderr
+    assert "configuration OK" in ok.stdout
+    (config_dir / "feeds.yaml").write_text("feeds:\n  - url: not-a-url\n    colour: red\n")
+    bad = monitor(config_dir, "check")
+    assert bad.returncode == 2
+    assert "feeds.yaml:2" in bad.stderr and "feeds[0].url" in bad.stderr
+    assert "feeds[0].colour: unknown key" in bad.stderr
+
+
+def test_poll_once_json_then_articles(config_dir: Path, site: Site) -> None:
+    result = monitor(config_dir, "poll", "--once", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    for key in ("feeds", "feeds_failed", "entries_new", "articles_stored", "articles_matched"):
+        assert key in summary
+    assert {"duplicates", "seconds"} <= summary.keys()
+    assert summary["feeds"] == 4 and summary["entries_new"] == 40
+    assert summary["articles_stored"] + summary["duplicates"] == 40
+    assert summary["articles_matched"] > 0
+
+    listing = monitor(config_dir, "articles", "--json")
+    assert listing.returncode == 0, listing.stderr
+    rows = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert len(rows) >= 1
+    expected = {"id", "url", "title", "outlet", "published", "language", "topics"}
+    assert all(expected | {"duplicate_of", "story_id", "text_chars"} <= row.keys() for row in rows)
+    assert all(row["topics"] for row in rows)
+    every = monitor(config_dir, "articles", "--all", "--json")
+    assert len(every.stdout.splitlines()) == 40
+
+    second = json.loads(monitor(config_dir, "poll", "--once", "--json").stdout)
+    assert second["entries_new"] == 0 and second["articles_stored"] == 0
+
+
+def test_sigkill_mid_pass_then_rerun_loses_and_duplicates_nothing(
+    config_dir: Path, site: Site
+) -> None:
+    for delay in (1.5, 3.0):
+        process = subprocess.Popen(
+            [MONITOR, "--config", str(config_dir / "monitor.yaml"), "poll", "--once"],
+            cwd=config_dir.parent,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    final = monitor(config_dir, "poll", "--once", "--json")
+    assert final.returncode == 0, final.stderr
+    urls = stored_urls(config_dir)
+    assert len(urls) == len(set(urls)) == 40
+    with sqlite3.connect(database(config_dir)) as connection:
+        entries = connection.execute("SELECT count(*), count(DISTINCT key) FROM entries").fetchone()
+    assert entries == (40, 40)
+
+
+def test_daemon_polls_stops_on_sigterm_and_refuses_a_twin(config_dir: Path, site: Site) -> None:
+    env = _env() | {"MONITOR_POLLING__JITTER_SECONDS": "0"}
+    daemon = subprocess.Popen(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), "--log-format", "json", "run"],
+        cwd=config_dir.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if database(config_dir).exists() and len(_safe_urls(config_dir)) >= 40:
+                break
+            time.sleep(0.5)
+        assert len(_safe_urls(config_dir)) == 40
+        twin = monitor(config_dir, "run", timeout=60)
+        assert twin.returncode == 1
+        assert "already" in twin.stderr
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, stderr[-2000:]
+    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    assert "daemon.started" in events and events[-1] == "daemon.stopped"
+    assert "feed.polled" in events
+
+
+def _safe_urls(config_dir: Path) -> list[str]:
+    try:
+        return stored_urls(config_dir)
+    except sqlite3.OperationalError:
+        return []
