@@ -75,9 +75,52 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     topics_path = _resolve(base, os.environ.get("MONITOR_TOPICS") or (settings and settings.topics))
     feeds = load_feed_file(feeds_path, problems) if feeds_path else ()
     topics, term_lists = load_topic_file(topics_path, problems) if topics_path else ((), {})
+    if settings is not None and topics_path is not None:
+        _check_subscriptions(settings, {t.id for t in topics}, settings_path, lines, problems)
     if problems or settings is None or feeds_path is None or topics_path is None:
         raise ConfigError(problems)
     return Config(settings, feeds, topics, term_lists, settings_path, feeds_path, topics_path)
+
+
+def _check_subscriptions(
+    settings: Settings,
+    topic_ids: set[str],
+    path: Path,
+    lines: LineIndex,
+    problems: list[ConfigProblem],
+) -> None:
+    """Every topic a subscriber follows or is alerted on exists; names are unique."""
+    seen: set[str] = set()
+    for index, subscriber in enumerate(settings.subscribers):
+        if subscriber.name in seen:
+            key: tuple[str | int, ...] = ("subscribers", index, "name")
+            problems.append(
+                ConfigProblem(
+                    _where(path, lines, key),
+                    f"subscribers[{index}].name",
+                    f"subscriber name {subscriber.name!r} is used twice; names must be unique",
+                )
+            )
+        seen.add(subscriber.name)
+        wanted = [("topics", i, t) for i, t in enumerate(subscriber.topics)]
+        wanted += [("alerts", i, a.topic) for i, a in enumerate(subscriber.alerts)]
+        for field, position, topic in wanted:
+            if topic in topic_ids:
+                continue
+            key = ("subscribers", index, field, position)
+            if field == "alerts":
+                key = (*key, "topic")
+            dotted = f"subscribers[{index}].{field}[{position}]" + (
+                ".topic" if field == "alerts" else ""
+            )
+            known = ", ".join(sorted(topic_ids)) or "none"
+            problems.append(
+                ConfigProblem(
+                    _where(path, lines, key),
+                    dotted,
+                    f"no topic {topic!r} in the topic file (known: {known})",
+                )
+            )
 
 
 def load_feed_file(path: Path, problems: list[ConfigProblem]) -> tuple[FeedSpec, ...]:

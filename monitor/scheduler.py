@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config
+from monitor.digest.jobs import add_digest_jobs
 from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.pipeline.feeds import is_due
@@ -53,6 +54,7 @@ def build_scheduler(pipeline: Pipeline, config: Config) -> AsyncIOScheduler:
         max_instances=1,
         next_run_time=now + timedelta(minutes=5),
     )
+    add_digest_jobs(scheduler, pipeline, config)
     return scheduler
 
 

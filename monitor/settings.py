@@ -107,6 +107,133 @@ class DedupSettings(Section):
     0.34–0.72 (16 of 19 at 0.40 or more), different events at most 0.45 (one, then 0.39)."""
 
 
+EMAIL = re.compile(r"^[^@\s<>\"'(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+SUBSCRIBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def schedule_crontab(schedule: str, time: str = "07:00") -> str:
+    """A subscriber's schedule as a five-field crontab: ``daily [HH:MM]``, ``hourly [:MM]``,
+    or a crontab as it is. Raises `ValueError` saying what is expected."""
+    words = schedule.split()
+    if words and words[0] in {"daily", "hourly"}:
+        if len(words) > 2:
+            raise ValueError(f"{schedule!r}: use 'daily', 'daily 07:30', 'hourly' or 'hourly :15'")
+        at = words[1] if len(words) == 2 else (time if words[0] == "daily" else ":00")
+        if words[0] == "hourly":
+            minute = re.fullmatch(r":?([0-5]?\d)", at)
+            if not minute:
+                raise ValueError(f"{schedule!r}: an hourly schedule takes a minute such as :15")
+            return f"{int(minute.group(1))} * * * *"
+        clock = CLOCK.match(at)
+        if not clock:
+            raise ValueError(f"{at!r} is not a time of day such as 07:30")
+        return f"{int(clock.group(2))} {int(clock.group(1))} * * *"
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(words) != 5:
+        raise ValueError(
+            f"{schedule!r}: use 'daily', 'daily 07:30', 'hourly' or a crontab such as '0 7 * * 1-5'"
+        )
+    try:
+        CronTrigger.from_crontab(schedule, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"{schedule!r} is not a valid crontab: {exc}") from exc
+    return schedule
+
+
+class AlertSettings(Section):
+    """Mail at once, outside the digest, when one topic has news that cannot wait."""
+
+    topic: str
+    min_score: Annotated[float, Field(gt=0)] | None = None
+    """A story whose score reaches this is sent at once; ``None``: no score alerts."""
+    burst_factor: Annotated[float, Field(gt=1)] | None = 3.0
+    """Alert when the last ``burst_hours`` hold this many times the usual number of articles;
+    ``None``: no burst alerts."""
+    burst_hours: Annotated[float, Field(gt=0, le=48)] = 3
+    burst_min_articles: Annotated[int, Field(ge=1)] = 5
+    baseline_days: Annotated[float, Field(gt=0, le=60)] = 7
+    min_interval_minutes: Annotated[float, Field(ge=0)] = 60
+    """At most one alert per subscriber and topic in this many minutes."""
+
+
+class SubscriberSettings(Section):
+    name: str
+    email: str
+    topics: Annotated[list[str], Field(min_length=1)]
+    schedule: str = "daily"
+    """``daily`` (at ``time``), ``daily 07:30``, ``hourly``, ``hourly :15`` or a crontab."""
+    time: str = "07:00"
+    timezone: str = "UTC"
+    min_score: Annotated[float, Field(ge=0)] = 0.0
+    max_stories: Annotated[int, Field(ge=1, le=500)] = 40
+    format: Literal["html", "text"] = "html"
+    """``html``: an HTML part with a plain-text part; ``text``: plain text only."""
+    send_empty: bool | None = None
+    """Send a short "nothing new" mail; ``None``: as ``digest.send_empty``."""
+    alerts: list[AlertSettings] = []
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not SUBSCRIBER_NAME.match(value):
+            raise ValueError("a subscriber name is letters, digits, '.', '-' and '_'")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str) -> str:
+        if not EMAIL.match(value) or len(value) > 254:
+            raise ValueError("not an e-mail address such as analyst@example.org")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _time_shape(cls, value: str) -> str:
+        if not CLOCK.match(value):
+            raise ValueError("a time of day such as 07:30")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use e.g. Europe/Berlin") from exc
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        schedule_crontab(value)
+        return value
+
+    @property
+    def crontab(self) -> str:
+        return schedule_crontab(self.schedule, self.time)
+
+
+class DigestSettings(Section):
+    send_empty: bool = False
+    """Send a short "nothing new" mail when a scheduled digest has no story."""
+    lookback_days: Annotated[float, Field(gt=0, le=90)] = 3
+    """A digest holds unsent stories stored in this many days (a new subscriber's first
+    digest does not reach further back)."""
+    retry_seconds: Annotated[float, Field(ge=1)] = 60
+    retry_max_seconds: Annotated[float, Field(ge=1)] = 3600
+    """Backoff of a delivery the server refused for now: doubling from ``retry_seconds``."""
+    feed_failing_hours: Annotated[float, Field(gt=0)] = 24
+    unsubscribe: str | None = None
+    """The ``List-Unsubscribe`` target (mailto: or https: URL); default: mail the sender."""
+    atom_dir: str | None = None
+    """Folder the daemon keeps an Atom feed per topic in; ``None``: none."""
+    atom_minutes: Annotated[float, Field(ge=1)] = 15
+
+
 class Settings(Section):
     """``config/monitor.yaml``."""
 
@@ -120,6 +247,8 @@ class Settings(Section):
     logging: LoggingSettings = LoggingSettings()
     smtp: SmtpSettings = SmtpSettings()
     dedup: DedupSettings = DedupSettings()
+    subscribers: list[SubscriberSettings] = []
+    digest: DigestSettings = DigestSettings()
 
 
 # --- the feed list ----------------------------------------------------------

@@ -18,6 +18,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from monitor.config import Config
+from monitor.digest.alerts import check_alerts
 from monitor.errors import ExtractError, FeedParseError, FetchError, StorageError
 from monitor.log import get_logger
 from monitor.models import Article, Document, Entry, ExtractedPage, FeedSpec, ParsedFeed
@@ -131,6 +132,8 @@ class Pipeline:
         started = time.monotonic()
         try:
             report = await self._poll(record)
+            if report.articles_matched:
+                await check_alerts(self.store, self.config)
         except StorageError as exc:
             bound.error("feed.storage_error", error=str(exc))
             return FeedReport(record.url, "failed", error=str(exc))

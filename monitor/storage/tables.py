@@ -123,3 +123,64 @@ class MatchRow(Base):
     score: Mapped[float]
     terms: Mapped[list[str]] = mapped_column(JSON)
     matched_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A mail to send: recorded, with its exact bytes, before the first attempt.
+
+    ``status`` is ``pending`` until the server accepts it (``sent``) or refuses it for
+    good (``failed``). A pending row is retried at ``next_attempt_at``; sending it again
+    sends the same bytes, so the same ``Message-ID``.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # digest | empty | alert
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    items: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    """For a failed row: already told to the subscriber in a later digest's footer."""
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class SentItemRow(Base):
+    """An article put in a subscriber's digest; the key keeps it out of every later one."""
+
+    __tablename__ = "digest_items"
+
+    subscriber: Mapped[str] = mapped_column(String(100), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """An alert sent (or queued): what it was about, for rate limits and to alert once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("subscriber", "topic_id", "key"),
+        Index("ix_alerts_subscriber_topic_id_created_at", "subscriber", "topic_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(100))
+    topic_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # score | burst
+    key: Mapped[str] = mapped_column(String(100))  # story id, or the burst's hour
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]

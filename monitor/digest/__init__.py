@@ -1,0 +1,2 @@
+"""Digests and alerts: what a subscriber has not received, composed (compose.py, pure),
+recorded in the outbox and sent (run.py, send.py), on schedule (jobs.py)."""

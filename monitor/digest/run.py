@@ -1,0 +1,213 @@
+"""The outbox flow: select unsent items, record the message with them, send, mark.
+
+1. `Digests.enqueue` selects what the subscriber has not received, composes the
+   message and records it (exact bytes, Message-ID) with its items in one
+   transaction. Items are unique per (subscriber, article): never in two digests.
+2. `Digests.deliver` claims due messages for a lease, sends each, and marks it sent
+   once the server accepted it. A temporary failure (down, 4xx, timeout, dropped)
+   is retried with a doubling backoff; a permanent one (5xx) is marked failed, logged,
+   its items freed for the next digest and reported in that digest's footer.
+
+A crash at any point loses nothing: a message recorded and not marked sent is sent
+again when its lease runs out, with the same bytes and so the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from monitor.config import Config
+from monitor.digest.compose import Content, Envelope, Footer, Kind, Recipient, compose
+from monitor.digest.group import Selection, select_stories
+from monitor.digest.send import DeliveryError, send_message
+from monitor.log import get_logger
+from monitor.settings import SmtpSettings, SubscriberSettings
+from monitor.storage import digests as db
+from monitor.storage.store import Store, utcnow
+
+log = get_logger("monitor.digest")
+Sender = Callable[[SmtpSettings, bytes, str, list[str]], Awaitable[None]]
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class UnknownSubscriberError(LookupError):
+    pass
+
+
+class Digests:
+    """Digest and outbox work for every configured subscriber, on one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        sender: Sender = send_message,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.sender = sender
+        self.clock = clock
+        self.topic_names = {t.id: t.name or t.id for t in config.topics}
+
+    @property
+    def subscribers(self) -> list[SubscriberSettings]:
+        return list(self.config.settings.subscribers)
+
+    def subscriber(self, name: str) -> SubscriberSettings:
+        for subscriber in self.subscribers:
+            if subscriber.name == name:
+                return subscriber
+        known = ", ".join(s.name for s in self.subscribers) or "none configured"
+        raise UnknownSubscriberError(f"no subscriber {name!r} (known: {known})")
+
+    # --- composing ----------------------------------------------------------
+
+    def select(self, subscriber: SubscriberSettings, now: datetime) -> Selection:
+        since = now - timedelta(days=self.config.settings.digest.lookback_days)
+        items = db.unsent_items(
+            self.store, subscriber.name, subscriber.topics, subscriber.min_score, since
+        )
+        copies = db.also_in(self.store, sorted({i.article_id for i in items}))
+        return select_stories(
+            items, subscriber.topics, self.topic_names, copies, subscriber.max_stories
+        )
+
+    def footer(self, subscriber: SubscriberSettings, selection: Selection, now: datetime) -> Footer:
+        hours = self.config.settings.digest.feed_failing_hours
+        return Footer(
+            feed_problems=tuple(db.feed_problems(self.store, now, timedelta(hours=hours))),
+            failures=tuple(db.unreported_failures(self.store, subscriber.name)),
+        )
+
+    def compose(
+        self,
+        subscriber: SubscriberSettings,
+        kind: Kind,
+        selection: Selection,
+        footer: Footer,
+        now: datetime,
+        headline: str = "",
+    ) -> EmailMessage:
+        recipient = Recipient(
+            subscriber.name, subscriber.email, subscriber.timezone, subscriber.format
+        )
+        envelope = Envelope(
+            message_id=self.new_message_id(kind),
+            sender=self.config.settings.smtp.from_address,
+            now=now,
+            unsubscribe=self.config.settings.digest.unsubscribe,
+        )
+        return compose(Content(kind, recipient, selection, footer, headline), envelope)
+
+    def preview(self, name: str) -> EmailMessage:
+        """The digest ``name`` would get now; nothing is recorded or sent."""
+        subscriber, now = self.subscriber(name), self.clock()
+        selection = self.select(subscriber, now)
+        kind: Kind = "digest" if selection.story_count else "empty"
+        return self.compose(
+            subscriber, kind, selection, self.footer(subscriber, selection, now), now
+        )
+
+    def new_message_id(self, kind: str) -> str:
+        domain = self.config.settings.smtp.from_address.rpartition("@")[2] or "localhost"
+        return f"<{kind}.{uuid.uuid4().hex}@{domain}>"
+
+    # --- the outbox ---------------------------------------------------------
+
+    def enqueue(self, name: str, *, send_empty: bool = False) -> int | None:
+        """Record the subscriber's next digest with its items; its outbox id, or None."""
+        subscriber = self.subscriber(name)
+        for _ in range(3):
+            try:
+                return self._enqueue_once(subscriber, send_empty)
+            except db.ItemsTaken:  # another process took some items first: select again
+                continue
+        return None
+
+    def _enqueue_once(self, subscriber: SubscriberSettings, send_empty: bool) -> int | None:
+        now = self.clock()
+        selection = self.select(subscriber, now)
+        if not selection.story_count and not send_empty:
+            return None
+        footer = self.footer(subscriber, selection, now)
+        kind: Kind = "digest" if selection.story_count else "empty"
+        message = self.compose(subscriber, kind, selection, footer, now)
+        outbox_id = db.record_outbox(
+            self.store,
+            db.NewMessage(
+                subscriber=subscriber.name,
+                kind=kind,
+                message_id=str(message["Message-ID"]),
+                recipient=subscriber.email,
+                subject=str(message["Subject"]),
+                message=message.as_bytes(policy=SMTP),
+                items=selection.items,
+            ),
+            now,
+            report_failures=[failure.id for failure in footer.failures],
+        )
+        log.info(
+            "digest.recorded",
+            subscriber=subscriber.name,
+            outbox=outbox_id,
+            stories=selection.story_count,
+            articles=len(selection.items),
+        )
+        return outbox_id
+
+    async def deliver(self, subscriber: str | None = None) -> DeliveryReport:
+        """Send every due message in the outbox (of one subscriber, or all)."""
+        report = DeliveryReport()
+        now = self.clock()
+        smtp = self.config.settings.smtp
+        lease = timedelta(seconds=smtp.timeout * 4 + 60)
+        for queued in db.claim_due(self.store, now, lease, subscriber):
+            outcome = await self._attempt(queued)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        return report
+
+    async def _attempt(self, queued: db.QueuedMessage) -> str:
+        bound = log.bind(subscriber=queued.subscriber, outbox=queued.id, kind=queued.kind)
+        smtp = self.config.settings.smtp
+        try:
+            await self.sender(smtp, queued.message, smtp.from_address, [queued.recipient])
+        except DeliveryError as exc:
+            if not exc.temporary:
+                db.mark_failed(self.store, queued.id, str(exc))
+                bound.error("digest.refused", error=str(exc), attempts=queued.attempts)
+                return "failed"
+            retry_at = self.clock() + self.backoff(queued.attempts)
+            db.mark_retry(self.store, queued.id, str(exc), retry_at)
+            bound.warning("digest.retrying", error=str(exc), retry_at=retry_at.isoformat())
+            return "retrying"
+        db.mark_sent(self.store, queued.id, self.clock())
+        bound.info("digest.sent", message_id=queued.message_id, attempts=queued.attempts)
+        return "sent"
+
+    def backoff(self, attempts: int) -> timedelta:
+        digest = self.config.settings.digest
+        seconds = digest.retry_seconds * 2 ** min(max(attempts - 1, 0), 20)
+        return timedelta(seconds=min(seconds, digest.retry_max_seconds))
+
+    async def run(self, name: str, *, scheduled: bool = True) -> DeliveryReport:
+        """A subscriber's digest now: record it (if there is anything) and deliver."""
+        subscriber = self.subscriber(name)
+        send_empty = False
+        if scheduled:
+            default = self.config.settings.digest.send_empty
+            send_empty = default if subscriber.send_empty is None else subscriber.send_empty
+        self.enqueue(name, send_empty=send_empty)
+        return await self.deliver(name)

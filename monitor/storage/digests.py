@@ -1,0 +1,388 @@
+"""Digest, outbox and alert queries: what a subscriber has not received, and the mail queue.
+
+The outbox makes delivery lose nothing: a message is recorded with its items in one
+transaction before the first attempt (`record_outbox`), claimed for a short lease
+before each attempt (`claim_due`) so two processes never send it at once, and marked
+sent only after the server accepted it. Items are unique per (subscriber, article).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from monitor.storage.store import Store, as_utc, utcnow
+from monitor.storage.tables import (
+    AlertRow,
+    ArticleRow,
+    FeedRow,
+    MatchRow,
+    OutboxRow,
+    SentItemRow,
+)
+
+SNIPPET_SOURCE_CHARS = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """A matched original article and one topic it matched, as a digest needs it."""
+
+    article_id: int
+    topic_id: str
+    score: float
+    terms: tuple[str, ...]
+    title: str
+    url: str
+    outlet: str
+    published: datetime | None
+    fetched_at: datetime
+    story_id: int
+    text: str  # the first few thousand characters, for the snippet
+
+
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    url: str
+    name: str
+    health: str
+    since: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    subscriber: str
+    kind: str
+    message_id: str
+    recipient: str
+    subject: str
+    message: bytes
+    items: Sequence[tuple[int, str]] = ()  # (article id, topic id) it carries
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    id: int
+    subscriber: str
+    kind: str
+    message_id: str
+    recipient: str
+    message: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    id: int
+    created_at: datetime
+    error: str
+
+
+def unsent_items(
+    store: Store, subscriber: str, topics: Sequence[str], min_score: float, since: datetime
+) -> list[StoredItem]:
+    """Matched originals of ``topics`` stored since ``since`` that ``subscriber`` has not had."""
+    sent = select(SentItemRow.article_id).where(SentItemRow.subscriber == subscriber)
+    query = (
+        select(ArticleRow, MatchRow, func.substr(ArticleRow.text, 1, SNIPPET_SOURCE_CHARS))
+        .join(MatchRow, MatchRow.article_id == ArticleRow.id)
+        .where(
+            MatchRow.topic_id.in_(list(topics)),
+            MatchRow.score >= min_score,
+            ArticleRow.matched.is_(True),
+            ArticleRow.duplicate_of.is_(None),
+            ArticleRow.fetched_at >= since,
+            ArticleRow.id.not_in(sent),
+        )
+        .order_by(ArticleRow.id, MatchRow.topic_id)
+    )
+    with store.reading() as session:
+        return [_item(a, m, text) for a, m, text in session.execute(query)]
+
+
+def _item(article: ArticleRow, match: MatchRow, text: str | None) -> StoredItem:
+    return StoredItem(
+        article_id=article.id,
+        topic_id=match.topic_id,
+        score=match.score,
+        terms=tuple(str(t) for t in match.terms or ()),
+        title=article.title,
+        url=article.url,
+        outlet=article.outlet,
+        published=as_utc(article.published),
+        fetched_at=as_utc(article.fetched_at) or utcnow(),
+        story_id=article.story_id or article.id,
+        text=text or "",
+    )
+
+
+def topic_items(store: Store, topic: str, limit: int) -> list[StoredItem]:
+    """The newest matched originals of one topic (for the Atom feed)."""
+    query = (
+        select(ArticleRow, MatchRow, func.substr(ArticleRow.text, 1, SNIPPET_SOURCE_CHARS))
+        .join(MatchRow, MatchRow.article_id == ArticleRow.id)
+        .where(MatchRow.topic_id == topic, ArticleRow.duplicate_of.is_(None))
+        .order_by(ArticleRow.fetched_at.desc(), ArticleRow.id.desc())
+        .limit(limit)
+    )
+    with store.reading() as session:
+        return [_item(a, m, text) for a, m, text in session.execute(query)]
+
+
+def also_in(store: Store, article_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The outlets of the copies folded into each article."""
+    copies = store.copies_of(article_ids)
+    return {key: [view.outlet for view in views] for key, views in copies.items()}
+
+
+def feed_problems(store: Store, now: datetime, failing_for: timedelta) -> list[FeedProblem]:
+    """Feeds failing for longer than ``failing_for``, and feeds gone or silent (stale)."""
+    query = select(FeedRow).where(FeedRow.health.in_(["failing", "gone", "stale"]))
+    with store.reading() as session:
+        rows = list(session.scalars(query.order_by(FeedRow.url)))
+    problems = []
+    for row in rows:
+        since = as_utc(row.failing_since) if row.health != "stale" else None
+        if row.health == "failing" and (since is None or now - since < failing_for):
+            continue
+        if row.health == "stale":
+            since = as_utc(row.last_new_entry_at) or as_utc(row.last_success_at)
+        problems.append(FeedProblem(row.url, row.name, row.health, since, row.last_error))
+    return problems
+
+
+# --- the outbox ---------------------------------------------------------------
+
+
+class ItemsTaken(Exception):
+    """Another digest took some of these items first; compose again."""
+
+
+def record_outbox(
+    store: Store, message: NewMessage, now: datetime, report_failures: Sequence[int] = ()
+) -> int:
+    """Record a message and its items in one transaction; raise `ItemsTaken` on a race."""
+    with store.writing() as session:
+        outbox_id = session.execute(
+            store._insert(OutboxRow)
+            .values(
+                subscriber=message.subscriber,
+                kind=message.kind,
+                message_id=message.message_id,
+                recipient=message.recipient,
+                subject=message.subject,
+                message=message.message,
+                items=len(message.items),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                reported=False,
+                created_at=now,
+            )
+            .returning(OutboxRow.id)
+        ).scalar_one()
+        _insert_items(store, session, message, int(outbox_id), now)
+        if report_failures:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(list(report_failures)))
+                .values(reported=True)
+            )
+        return int(outbox_id)
+
+
+def _insert_items(
+    store: Store, session: Session, message: NewMessage, outbox_id: int, now: datetime
+) -> None:
+    for article_id, topic_id in message.items:
+        inserted = session.execute(
+            store._insert(SentItemRow)
+            .values(
+                subscriber=message.subscriber,
+                article_id=article_id,
+                outbox_id=outbox_id,
+                topic_id=topic_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(SentItemRow.article_id)
+        ).scalar()
+        if inserted is None:
+            raise ItemsTaken(article_id)  # rolls the whole transaction back
+
+
+def claim_due(
+    store: Store, now: datetime, lease: timedelta, subscriber: str | None = None
+) -> list[QueuedMessage]:
+    """Pending messages due by ``now``, each leased until ``now + lease`` to this caller."""
+    query = select(OutboxRow.id).where(
+        OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now
+    )
+    if subscriber is not None:
+        query = query.where(OutboxRow.subscriber == subscriber)
+    with store.reading() as session:
+        ids = list(session.scalars(query.order_by(OutboxRow.id)))
+    claimed = []
+    for outbox_id in ids:
+        with store.writing() as session:
+            row = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == outbox_id,
+                    OutboxRow.status == "pending",
+                    OutboxRow.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + lease, attempts=OutboxRow.attempts + 1)
+                .returning(OutboxRow)
+            ).scalar()
+            if row is not None:
+                claimed.append(
+                    QueuedMessage(
+                        row.id,
+                        row.subscriber,
+                        row.kind,
+                        row.message_id,
+                        row.recipient,
+                        bytes(row.message),
+                        row.attempts,
+                    )
+                )
+    return claimed
+
+
+def mark_sent(store: Store, outbox_id: int, now: datetime) -> None:
+    with store.writing() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id)
+            .values(status="sent", sent_at=now, last_error=None)
+        )
+
+
+def mark_retry(store: Store, outbox_id: int, error: str, next_attempt: datetime) -> None:
+    with store.writing() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id, OutboxRow.status == "pending")
+            .values(next_attempt_at=next_attempt, last_error=error[:2000])
+        )
+
+
+def mark_failed(store: Store, outbox_id: int, error: str) -> None:
+    """Refused for good: recorded, and its items freed for the subscriber's next digest."""
+    with store.writing() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id)
+            .values(status="failed", last_error=error[:2000])
+        )
+        session.execute(delete(SentItemRow).where(SentItemRow.outbox_id == outbox_id))
+
+
+def unreported_failures(store: Store, subscriber: str) -> list[FailedDelivery]:
+    query = select(OutboxRow).where(
+        OutboxRow.subscriber == subscriber,
+        OutboxRow.status == "failed",
+        OutboxRow.reported.is_(False),
+    )
+    with store.reading() as session:
+        rows = list(session.scalars(query.order_by(OutboxRow.id)))
+    return [
+        FailedDelivery(row.id, as_utc(row.created_at) or utcnow(), row.last_error or "")
+        for row in rows
+    ]
+
+
+def outbox_counts(store: Store, subscriber: str | None = None) -> dict[str, int]:
+    query = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+    if subscriber is not None:
+        query = query.where(OutboxRow.subscriber == subscriber)
+    with store.reading() as session:
+        return {str(status): int(n) for status, n in session.execute(query)}
+
+
+# --- alerts -------------------------------------------------------------------
+
+
+def last_alert_at(store: Store, subscriber: str, topic: str) -> datetime | None:
+    query = select(func.max(AlertRow.created_at)).where(
+        AlertRow.subscriber == subscriber, AlertRow.topic_id == topic
+    )
+    with store.reading() as session:
+        return as_utc(session.scalar(query))
+
+
+def alerted_keys(store: Store, subscriber: str, topic: str, keys: Sequence[str]) -> set[str]:
+    query = select(AlertRow.key).where(
+        AlertRow.subscriber == subscriber, AlertRow.topic_id == topic, AlertRow.key.in_(keys)
+    )
+    with store.reading() as session:
+        return set(session.scalars(query))
+
+
+def topic_volume(store: Store, topic: str, since: datetime) -> int:
+    """Matched articles (copies included: coverage is what bursts) of a topic since ``since``."""
+    query = (
+        select(func.count())
+        .select_from(MatchRow)
+        .join(ArticleRow, ArticleRow.id == MatchRow.article_id)
+        .where(MatchRow.topic_id == topic, ArticleRow.fetched_at >= since)
+    )
+    with store.reading() as session:
+        return int(session.scalar(query) or 0)
+
+
+def record_alert(
+    store: Store, message: NewMessage, topic: str, kind: str, keys: Sequence[str], now: datetime
+) -> int | None:
+    """Queue an alert and remember what it was about; None when another process already did."""
+    try:
+        return _record_alert(store, message, topic, kind, keys, now)
+    except ItemsTaken:
+        return None
+
+
+def _record_alert(
+    store: Store, message: NewMessage, topic: str, kind: str, keys: Sequence[str], now: datetime
+) -> int:
+    with store.writing() as session:
+        outbox_id = session.execute(
+            store._insert(OutboxRow)
+            .values(
+                subscriber=message.subscriber,
+                kind=message.kind,
+                message_id=message.message_id,
+                recipient=message.recipient,
+                subject=message.subject,
+                message=message.message,
+                items=len(keys),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                reported=False,
+                created_at=now,
+            )
+            .returning(OutboxRow.id)
+        ).scalar_one()
+        for key in keys:
+            inserted = session.execute(
+                store._insert(AlertRow)
+                .values(
+                    subscriber=message.subscriber,
+                    topic_id=topic,
+                    kind=kind,
+                    key=key,
+                    outbox_id=outbox_id,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
+                .returning(AlertRow.id)
+            ).scalar()
+            if inserted is None:
+                raise ItemsTaken(key)  # rolls the whole transaction back
+        return int(outbox_id)

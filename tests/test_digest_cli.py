@@ -1,0 +1,88 @@
+"""`monitor digest preview|send` and `monitor export atom` as a user runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.storage import digests as db
+from monitor.storage.store import Store
+from tests.support.digest_data import digest_config, stored_samples
+from tests.support.smtp import LocalSMTP
+
+
+@pytest.fixture
+def smtp() -> Iterator[LocalSMTP]:
+    with LocalSMTP() as server:
+        yield server
+
+
+@pytest.fixture
+def config_path(config_dir: Path, sqlite_url: str, smtp: LocalSMTP) -> Path:
+    digest_config(config_dir, sqlite_url, smtp.port)
+    store = Store.open(sqlite_url)
+    try:
+        stored_samples(store)
+    finally:
+        store.close()
+    return config_dir / "monitor.yaml"
+
+
+def cli(config_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config_path), *args])
+    return result.exit_code, result.output
+
+
+def test_preview_renders_without_sending_or_marking(
+    config_path: Path, smtp: LocalSMTP, sqlite_url: str, tmp_path: Path
+) -> None:
+    code, output = cli(config_path, "digest", "preview", "--subscriber", "ana")
+    assert code == 0, output
+    assert "North Korean troops reach the Kursk front" in output
+    out = tmp_path / "preview.html"
+    code, output = cli(config_path, "digest", "preview", "--out", str(out))
+    assert code == 0, output
+    assert "<mark" in out.read_text(encoding="utf-8")
+    store = Store.open(sqlite_url)
+    try:
+        assert db.outbox_counts(store) == {}
+    finally:
+        store.close()
+    assert smtp.received == []
+
+
+def test_send_sends_at_once_and_then_nothing(config_path: Path, smtp: LocalSMTP) -> None:
+    code, output = cli(config_path, "digest", "send", "--subscriber", "ana")
+    assert code == 0, output
+    assert "ana: 1 sent" in output
+    code, output = cli(config_path, "digest", "send")
+    assert code == 0 and "ana: 0 sent" in output
+    assert len(smtp.received) == 1
+
+
+def test_send_reports_a_refusal_with_exit_status_1(config_path: Path, smtp: LocalSMTP) -> None:
+    smtp.fail_next("550")
+    code, output = cli(config_path, "digest", "send")
+    assert code == 1 and "1 refused" in output
+
+
+def test_an_unknown_subscriber_is_a_usage_error(config_path: Path) -> None:
+    code, output = cli(config_path, "digest", "preview", "--subscriber", "bob")
+    assert code == 2 and "no subscriber 'bob'" in output
+
+
+def test_export_atom_writes_one_entry_per_story(config_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "troops.xml"
+    code, output = cli(config_path, "export", "atom", "--topic", "nk-troops", "--out", str(out))
+    assert code == 0, output
+    feed = ET.parse(out).getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
+    assert titles == ["北朝鮮兵、ロシア西部に展開か", "North Korean troops reach the Kursk front"]
+    code, output = cli(config_path, "export", "atom", "--topic", "nope")
+    assert code == 2
