@@ -34,11 +34,19 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 bench: install-test
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
+	$(BIN)/python bench/bench_match.py
+	$(BIN)/python bench/bench_dedup.py --quick
+	$(BIN)/python bench/bench_ingest.py
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
-lock: install-test
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+# Refresh the pins from a throw-away environment, so nothing installed by hand leaks in.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[test,bench]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -37,11 +37,20 @@ def main(
 
 
 def _register() -> None:
-    from monitor.cli import articles, feeds, ops, topics
+    from monitor.cli import articles, digest, export, feeds, ops, topics
 
-    for command in (ops.run, ops.poll, ops.check, ops.db, articles.articles, feeds.feeds):
+    for command in (
+        ops.run,
+        ops.poll,
+        ops.check,
+        ops.db,
+        articles.articles,
+        topics.topics,
+        feeds.feeds,
+        digest.digest,
+        export.export,
+    ):
         main.add_command(command)
-    main.add_command(topics.topics)
 
 
 _register()

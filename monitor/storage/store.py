@@ -72,6 +72,17 @@ class ArticleView:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredText:
+    """An article's text as stored, for re-matching changed topics against history."""
+
+    id: int
+    title: str
+    text: str
+    language: str | None
+    outlet: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoryMember:
     """A recent matched article, as the story index needs it after a restart."""
 
@@ -499,6 +510,38 @@ class Store:
                 for article_id, topic_id, score in rows:
                     result.setdefault(article_id, {})[topic_id] = score
         return result
+
+    def match_counts(self, windows: dict[str, datetime]) -> dict[str, dict[str, int]]:
+        """Matches per topic stored since each window's start: {topic: {window: n}}."""
+        counts: dict[str, dict[str, int]] = {}
+        with self.reading() as session:
+            for window, since in windows.items():
+                query = (
+                    select(MatchRow.topic_id, func.count())
+                    .where(MatchRow.matched_at >= since)
+                    .group_by(MatchRow.topic_id)
+                )
+                for topic_id, count in session.execute(query):
+                    counts.setdefault(topic_id, {})[window] = int(count)
+        return counts
+
+    def stored_texts(self, since: datetime) -> Iterator[StoredText]:
+        """Articles stored since ``since`` that still have their text, oldest first."""
+        with self.reading() as session:
+            query = (
+                select(
+                    ArticleRow.id,
+                    ArticleRow.title,
+                    ArticleRow.text,
+                    ArticleRow.language,
+                    ArticleRow.outlet,
+                )
+                .where(ArticleRow.fetched_at >= since, ArticleRow.text.is_not(None))
+                .order_by(ArticleRow.id)
+                .execution_options(yield_per=1000)
+            )
+            for row in session.execute(query):
+                yield StoredText(int(row.id), row.title, row.text or "", row.language, row.outlet)
 
     def counts(self) -> dict[str, int]:
         with self.reading() as session:

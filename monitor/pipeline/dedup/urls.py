@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from courlan.urlutils import extract_domain
@@ -50,6 +51,7 @@ SLASHES = re.compile(r"/{2,}")
 HOST = re.compile(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$")  # after IDNA: ASCII labels only
 
 
+@lru_cache(maxsize=8192)  # the pipeline asks for one article's key at several stages
 def canonical_url(
     url: str, *, page_canonical: str | None = None, final_url: str | None = None
 ) -> str:

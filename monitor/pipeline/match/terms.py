@@ -1,0 +1,204 @@
+"""Terms: compiling one written term, and finding every term in a text in one pass.
+
+A term is a word or a sequence of words (``North Korea``, ``Kim Jong-un``,
+``북한``, ``北朝鮮``, ``войск*``). It is folded and split exactly as text is, so
+each of its words is matched against one token (see `tokens`):
+
+* ``exact``: a Latin, Cyrillic, ... word equal to the token;
+* ``prefix``: a word written with a trailing ``*``, and every Hangul word, which
+  matches at the start of the token (``북한`` in ``북한군은``);
+* ``chars``: a run of Han, kana, ... characters, matched as a substring.
+
+`TermIndex` holds the terms of all topics keyed by their first word, so a text is
+scanned once, token by token, whatever the number of topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from itertools import compress
+from typing import Literal, NamedTuple
+
+from monitor.pipeline.match.normalize import fold_term
+from monitor.pipeline.match.tokens import TOKEN_SPLIT, FieldText, token_kind
+
+WordMode = Literal["exact", "prefix", "chars"]
+MIN_PREFIX = 2  # letters before '*' in a Latin, Cyrillic, ... word
+HEAD = 3  # prefix words are indexed by at most this many leading characters
+MEMO_SIZE = 200_000  # distinct tokens whose candidate patterns are remembered
+
+
+class TermError(ValueError):
+    """A term cannot be compiled; ``offset`` is where in the written term."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str  # folded
+    mode: WordMode
+    width: int  # tokens it spans: 1, or its length for ``chars``
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    key: str  # canonical form: equal keys match exactly the same places
+    written: str
+    words: tuple[Word, ...]
+    single: bool  # one token long: matched as soon as its first word is
+    second: str | None  # the exact second word, checked before the whole pattern
+
+
+class Occ(NamedTuple):
+    """Where a pattern occurs: its field (0 title, 1 body) and token span.
+
+    Clauses also make occurrences of their own: ``NEAR`` one for each place where
+    its two sides meet (with an empty ``key``), a boost one with a higher ``boost``.
+    """
+
+    field: int
+    first: int
+    last: int  # inclusive
+    key: str
+    boost: float = 1.0
+
+
+def _is_word_char(char: str) -> bool:
+    return TOKEN_SPLIT.match(char) is not None
+
+
+def _check_wildcards(written: str) -> None:
+    for at, char in enumerate(written):
+        if char != "*":
+            continue
+        if at + 1 < len(written) and _is_word_char(written[at + 1]):
+            raise TermError("'*' must end a word (wildcards match word endings only)", at)
+        start = at
+        while start > 0 and _is_word_char(written[start - 1]):
+            start -= 1
+        stem = written[start:at]
+        if not stem:
+            raise TermError("'*' must follow the start of a word, e.g. deploy*", at)
+        if token_kind(stem) == "word" and len(stem) < MIN_PREFIX:
+            raise TermError(f"'*' needs at least {MIN_PREFIX} letters before it", at)
+
+
+@cache
+def compile_term(written: str) -> Pattern:
+    """Compile a term as written in a query or a term list; raise `TermError`."""
+    _check_wildcards(written)
+    parts = TOKEN_SPLIT.split(fold_term(written))
+    words: list[Word] = []
+    for index in range(1, len(parts), 2):
+        token, after, before = parts[index], parts[index + 1], parts[index - 1]
+        kind = token_kind(token)
+        if kind == "chars":
+            if words and words[-1].mode == "chars" and index > 1 and before == "":
+                last = words.pop()
+                words.append(Word(last.text + token, "chars", last.width + 1))
+            else:
+                words.append(Word(token, "chars", 1))
+        elif kind == "hangul" or after.startswith("*"):
+            words.append(Word(token, "prefix", 1))
+        else:
+            words.append(Word(token, "exact", 1))
+    if not words:
+        raise TermError("a term needs at least one letter or digit", 0)
+    key = " ".join(w.text + "*" if w.mode == "prefix" else w.text for w in words)
+    single = len(words) == 1 and words[0].width == 1
+    second = words[1].text if len(words) > 1 and words[1].mode == "exact" else None
+    return Pattern(key, written, tuple(words), single, second)
+
+
+class TermIndex:
+    """Every pattern of a set of topics, keyed for a single pass over the tokens."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        self.exact: dict[str, list[Pattern]] = {}
+        self.heads: dict[str, list[Pattern]] = {}
+        lengths: set[int] = set()
+        for pattern in {p.key: p for p in patterns}.values():
+            first = pattern.words[0]
+            if first.mode == "prefix":
+                head = first.text[:HEAD]
+                lengths.add(len(head))
+                self.heads.setdefault(head, []).append(pattern)
+            else:
+                self.exact.setdefault(
+                    first.text[0] if first.mode == "chars" else first.text, []
+                ).append(pattern)
+        self.head_lengths = tuple(sorted(lengths))
+        self._seen: set[str] = set()  # tokens already looked up
+        self._starters: dict[str, tuple[Pattern, ...]] = {}  # those that start a pattern
+
+    def scan(self, field: FieldText, field_id: int, found: dict[str, list[Occ]]) -> None:
+        """Add every occurrence of every pattern in ``field`` to ``found``.
+
+        Tokens recur from one document to the next, so which of them start a pattern
+        is remembered: a document costs a few set operations plus a visit to each
+        place where a pattern may start. The memo is replaced when full; a scan keeps
+        the one it began with, so concurrent scans stay consistent.
+        """
+        seen, starters = self._seen, self._starters
+        if len(seen) >= MEMO_SIZE:
+            seen, starters = self._seen, self._starters = set(), {}
+        distinct = set(field.tokens)
+        for token in distinct - seen:
+            self._learn(token, seen, starters)
+        starting = starters.keys() & distinct  # iterates the smaller side
+        if not starting:
+            return
+        tokens = field.tokens
+        end = len(tokens) - 1
+        for index in compress(range(len(tokens)), map(starting.__contains__, tokens)):
+            for pattern in starters[tokens[index]]:
+                if pattern.single:
+                    last: int | None = index
+                elif pattern.second is not None and (
+                    index == end or tokens[index + 1] != pattern.second
+                ):
+                    continue  # most candidates fail here: "in" that is not "in Kraft"
+                else:
+                    last = match_at(pattern.words, field, index)
+                if last is not None:
+                    found.setdefault(pattern.key, []).append(
+                        Occ(field_id, index, last, pattern.key)
+                    )
+
+    def _learn(self, token: str, seen: set[str], starters: dict[str, tuple[Pattern, ...]]) -> None:
+        """Note the patterns whose first word matches ``token`` (runs of characters still
+        to be checked in place)."""
+        candidates = list(self.exact.get(token, ()))
+        for length in self.head_lengths:
+            if length > len(token):
+                break  # a longer slice is the same token again
+            for pattern in self.heads.get(token[:length], ()):
+                if token.startswith(pattern.words[0].text):
+                    candidates.append(pattern)
+        if candidates:
+            starters[token] = tuple(candidates)
+        seen.add(token)
+
+
+def match_at(words: tuple[Word, ...], field: FieldText, index: int) -> int | None:
+    """The last token of ``words`` matched from token ``index`` on, or None."""
+    tokens = field.tokens
+    for word in words:
+        if index >= len(tokens):
+            return None
+        if word.mode == "exact":
+            if tokens[index] != word.text:
+                return None
+        elif word.mode == "prefix":
+            if not tokens[index].startswith(word.text):
+                return None
+        elif not field.folded.text.startswith(word.text, field.start(index)):
+            return None
+        index += word.width
+    return index - 1
