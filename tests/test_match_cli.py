@@ -82,12 +82,6 @@ def test_test_stdin_as_json(config: Path) -> None:
     assert pact["matched"] is False and pact["reason"]
 
 
-def test_test_a_url_is_not_available_yet(config: Path) -> None:
-    result = run(config, "test", "https://example.org/story")
-    assert result.exit_code == 2
-    assert "fetching URLs is not available yet" in result.stderr
-
-
 def test_test_jsonl_gives_one_line_per_input_line(config: Path) -> None:
     lines = [
         json.dumps({"id": "a", "title": "North Korean troops reach Kursk", "text": ARTICLE}),
