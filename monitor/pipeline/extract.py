@@ -11,6 +11,7 @@ import asyncio
 import multiprocessing
 import os
 import resource
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -67,8 +68,13 @@ def _http(value: str | None) -> str | None:
     return None
 
 
-def _limit_worker_memory(limit_bytes: int) -> None:
-    """Runs in each worker: a page that blows up lxml fails there, not in the daemon."""
+def _init_worker(limit_bytes: int) -> None:
+    """Runs in each worker: a page that blows up lxml fails there, not in the daemon.
+
+    Ctrl-C reaches the whole process group; the daemon shuts the pool down itself,
+    so a worker ignores SIGINT rather than dying with a traceback mid-task.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if limit_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
@@ -88,7 +94,7 @@ class ExtractorPool:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self._context,
-            initializer=_limit_worker_memory,
+            initializer=_init_worker,
             initargs=(self.memory_bytes,),
         )
 
