@@ -11,7 +11,6 @@ import structlog
 
 from monitor.text import strip_control
 
-
 NOISY_LIBRARIES = (
     "httpx",
     "httpcore",
