@@ -46,6 +46,9 @@ class PollingSettings(Section):
     jitter_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
     backoff_max_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 6
     max_entries_per_pass: Annotated[int, Field(ge=1, le=10_000)] = 200
+    max_new_entries_per_day: Annotated[int, Field(ge=1, le=100_000)] = 500
+    """New entries taken from one feed in any 24 hours; a feed that renumbers every GUID
+    (or a hostile one) cannot flood the store and the digests. The rest wait for later."""
     concurrency: Annotated[int, Field(ge=1, le=500)] = 20
 
 

@@ -43,6 +43,9 @@ def list_feeds(ctx: CliContext, as_json: bool) -> None:
             "last_success": _iso(state.last_success_at if state else None),
             "next_poll": _iso(state.next_poll_at if state else None),
             "last_error": state.last_error if state else None,
+            "moved_to": state.moved_to if state else None,
+            "redirect_target": state.redirect_target if state else None,
+            "redirect_count": state.redirect_count if state else 0,
         }
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -51,6 +54,11 @@ def list_feeds(ctx: CliContext, as_json: bool) -> None:
         click.echo(line)
         if row["last_error"]:
             click.echo(f"          {row['last_error']}")
+        if row["moved_to"]:
+            click.echo(f"          moved to {row['moved_to']} (polled there; update the feed list)")
+        elif row["redirect_target"]:
+            seen = f"{row['redirect_count']} poll(s) in a row"
+            click.echo(f"          permanently redirected to {row['redirect_target']} ({seen})")
 
 
 @feeds.command("add")

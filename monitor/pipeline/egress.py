@@ -4,6 +4,15 @@ Every URL from a feed or a page is chosen by a stranger, so before each request
 (and each redirect hop) the host is resolved and every address it resolves to
 must be globally routable, unless private networks are allowed by the config or
 the host is on the allowlist. Cloud metadata addresses are always refused.
+
+That early check gives a clear error with the URL, but it cannot be the guard:
+the HTTP client would resolve the name again to connect, and a hostile DNS
+server can answer differently the second time (DNS rebinding). The guard is
+`GuardedBackend`, the network backend of the fetcher's connection pool: it
+resolves once, checks every address, and connects to a checked address itself,
+so no connection is ever opened to an address that was not checked. TLS still
+gets the URL's host name for SNI and certificate checks, and the Host header is
+the URL's, because httpcore takes both from the request, not from the socket.
 """
 
 from __future__ import annotations
@@ -11,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from monitor.errors import BlockedURLError
+import httpcore
+
+from monitor.errors import BlockedURLError, FetchError
 
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
@@ -61,20 +73,84 @@ def address_refusal(address: IPAddress, policy: EgressPolicy, host: str) -> str 
 
 async def check_url(url: str, policy: EgressPolicy) -> None:
     """Raise `BlockedURLError` unless ``url`` is http(s) and all its addresses are allowed."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # e.g. an unbalanced "[" in the host
+        raise BlockedURLError(url, f"malformed URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise BlockedURLError(url, f"scheme {parts.scheme or '(none)'!r} is not http or https")
-    host = parts.hostname
     if not host:
         raise BlockedURLError(url, "the URL names no host")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise BlockedURLError(url, f"invalid port: {exc}") from exc
-    for address in await _resolve(host, port, url):
+    await allowed_addresses(host, port, policy, url)
+
+
+async def allowed_addresses(
+    host: str, port: int, policy: EgressPolicy, url: str
+) -> list[IPAddress]:
+    """Resolve ``host`` once; its addresses if every one is allowed, else `BlockedURLError`.
+
+    All must pass, not just one: a name that also resolves to a private address is
+    refused whichever address a connection would have picked.
+    """
+    addresses = await _resolve(host, port, url)
+    if not addresses:
+        raise FetchError(url, f"{host} resolved to no address")
+    for address in addresses:
         reason = address_refusal(address, policy, host)
         if reason:
             raise BlockedURLError(url, reason)
+    return addresses
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects only to addresses the policy allows."""
+
+    def __init__(
+        self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        self.policy = policy
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        where = f"{host}:{port}"
+        addresses = await allowed_addresses(host, port, self.policy, where)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedURLError(path, "unix sockets are never used for fetching")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 async def _resolve(host: str, port: int, url: str) -> list[IPAddress]:
@@ -88,7 +164,5 @@ async def _resolve(host: str, port: int, url: str) -> list[IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        from monitor.errors import FetchError
-
         raise FetchError(url, f"cannot resolve {host}: {exc}") from exc
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

@@ -18,6 +18,7 @@ OutcomeKind = Literal["fetched", "not_modified", "unchanged", "failed"]
 GONE_AFTER_404 = timedelta(days=3)
 STALE_MIN = timedelta(days=3)
 STALE_INTERVALS = 50
+REDIRECT_CONFIRMATIONS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class FeedState:
     next_poll_at: datetime | None = None
     last_status: int | None = None
     last_error: str | None = None
+    redirect_target: str | None = None  # where permanent redirects point, not yet confirmed
+    redirect_count: int = 0  # polls in a row that were permanently redirected there
+    moved_to: str | None = None  # confirmed new address: polled instead of the configured one
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,23 @@ def _after_failure(
         last_status=outcome.status,
         last_error=outcome.error,
     )
+
+
+def after_redirect(
+    state: FeedState, target: str | None, confirmations: int = REDIRECT_CONFIRMATIONS
+) -> FeedState:
+    """Count a successful poll's permanent redirect (or its absence).
+
+    The feed moves only once the same target has been seen ``confirmations`` polls in
+    a row: one misconfigured response must not re-point a feed for good. A poll that
+    is not redirected, or is redirected elsewhere, starts the count again.
+    """
+    if target is None or target == state.moved_to:
+        return replace(state, redirect_target=None, redirect_count=0)
+    count = state.redirect_count + 1 if target == state.redirect_target else 1
+    if count >= confirmations:
+        return replace(state, redirect_target=None, redirect_count=0, moved_to=target)
+    return replace(state, redirect_target=target, redirect_count=count)
 
 
 def _is_stale(last_new: datetime, now: datetime, interval: timedelta) -> bool:

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-from monitor.errors import FetchError, ResponseTooLargeError
-from monitor.pipeline.egress import EgressPolicy, check_url
+from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
+from monitor.pipeline.egress import EgressPolicy, GuardedBackend, check_url
 from monitor.settings import HttpSettings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -65,6 +66,23 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(delay, MAX_RETRY_AFTER) if delay > 0 else None
 
 
+def guarded_transport(policy: EgressPolicy, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, with a connection pool whose every connection is checked.
+
+    ``trust_env=False``: a proxy would resolve the target itself, out of the guard's
+    reach, so proxy settings in the environment are not picked up by this transport.
+    """
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(policy),
+    )
+    return transport
+
+
 class Fetcher:
     """One `httpx.AsyncClient` for the whole process, with per-host concurrency limits."""
 
@@ -75,6 +93,10 @@ class Fetcher:
         self.policy = EgressPolicy(
             settings.allow_private_networks, frozenset(h.lower() for h in settings.allowed_hosts)
         )
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        )
         self._client = httpx.AsyncClient(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(
@@ -83,12 +105,10 @@ class Fetcher:
                 write=settings.read_timeout,
                 pool=settings.deadline,
             ),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-            ),
+            limits=limits,
             follow_redirects=False,
-            transport=transport,
+            transport=transport or guarded_transport(self.policy, limits),
+            trust_env=False,
         )
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_per_host)
@@ -147,7 +167,10 @@ class Fetcher:
                 hops += 1
                 if hops > self.settings.max_redirects:
                     raise FetchError(url, f"more than {self.settings.max_redirects} redirects")
-                target = urljoin(current, location.strip())
+                try:
+                    target = urljoin(current, location.strip())
+                except ValueError as exc:
+                    raise FetchError(current, f"invalid redirect Location: {exc}", status) from exc
                 if status in PERMANENT_REDIRECTS and hops == 1:
                     permanent = target
                 current = target
@@ -167,6 +190,12 @@ class Fetcher:
                 return response.status_code, response.headers, body
         except httpx.HTTPError as exc:
             raise FetchError(url, _describe(exc)) from exc
+        except BlockedURLError as exc:  # the connect-time guard names only host:port
+            raise BlockedURLError(url, f"refused when connecting: {exc.reason}") from exc
+        except FetchError as exc:
+            if exc.url == url:
+                raise
+            raise FetchError(url, exc.reason, exc.status, exc.retry_after) from exc
 
     async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
         limit = self.settings.max_body_bytes

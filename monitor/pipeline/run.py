@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from monitor.log import get_logger
 from monitor.models import Article, Document, Entry, ExtractedPage, FeedSpec, ParsedFeed
 from monitor.pipeline import feeds as feed_rules
 from monitor.pipeline.dedup_stage import Deduplicator
+from monitor.pipeline.egress import check_url
 from monitor.pipeline.extract import ExtractorPool
 from monitor.pipeline.fetch import Fetcher, FetchResult
 from monitor.pipeline.match import Matcher
@@ -50,6 +51,7 @@ class FeedReport:
     articles_matched: int = 0
     duplicates: int = 0
     error: str | None = None
+    capped: int = 0  # new entries left for later by the daily cap
 
 
 @dataclass
@@ -153,7 +155,7 @@ class Pipeline:
     async def _poll(self, record: FeedRecord) -> FeedReport:
         try:
             result = await self.fetcher.get(
-                record.url,
+                record.state.moved_to or record.url,
                 etag=record.etag,
                 last_modified=record.last_modified,
                 accept=FEED_ACCEPT,
@@ -164,6 +166,7 @@ class Pipeline:
             )
             self._save_state(record, outcome, keep_validators=True)
             return FeedReport(record.url, "failed", error=str(exc))
+        record = await self._note_redirect(record, result)
         if result.not_modified:
             self._save_state(record, feed_rules.PollOutcome("not_modified", 304), True)
             return FeedReport(record.url, "not_modified")
@@ -178,14 +181,42 @@ class Pipeline:
             self._save_state(record, outcome, keep_validators=True)
             return FeedReport(record.url, "failed", error=str(exc))
         report = await self._store_entries(record, parsed)
+        capped = (
+            f"daily cap of {self.config.settings.polling.max_new_entries_per_day} new entries "
+            f"reached; {report.capped} left for later"
+        )
         outcome = feed_rules.PollOutcome(
             "fetched",
             result.status,
             new_entries=report.entries_new,
-            degraded_reason=parsed.degraded_reason,
+            degraded_reason=parsed.degraded_reason or (capped if report.capped else None),
         )
-        self._save_state(record, outcome, False, result, body_hash, parsed.title)
+        # Capped: keep the old validators so a later poll sees the entries left over.
+        keep = report.capped > 0
+        self._save_state(record, outcome, keep, result, body_hash, parsed.title)
         return report
+
+    async def _note_redirect(self, record: FeedRecord, result: FetchResult) -> FeedRecord:
+        """Count a permanent redirect; move the feed once it is confirmed and allowed."""
+        state = feed_rules.after_redirect(record.state, result.permanent_redirect)
+        moved = state.moved_to
+        bound = log.bind(feed=record.url)
+        if moved is not None and moved != record.state.moved_to:
+            try:
+                await check_url(moved, self.fetcher.policy)
+            except FetchError as exc:
+                bound.warning("feed.move_refused", to=moved, error=exc.reason)
+                state = replace(state, moved_to=record.state.moved_to)
+            else:
+                bound.warning(
+                    "feed.moved",
+                    to=moved,
+                    advice=f"the feed has moved for good: replace {record.url} with {moved} "
+                    "in the feed list; until then the new address is polled in its place",
+                )
+        elif state.redirect_target:
+            bound.info("feed.redirected", to=state.redirect_target, times=state.redirect_count)
+        return replace(record, state=state)
 
     def _save_state(
         self,
@@ -220,9 +251,23 @@ class Pipeline:
         entries = parsed.entries[: self.config.settings.polling.max_entries_per_pass]
         known = self.store.known_entry_keys(record.id, [e.key for e in entries])
         fresh = [entry for entry in entries if entry.key not in known]
+        budget = self._daily_budget(record)
+        if len(fresh) > budget:
+            report.capped = len(fresh) - budget
+            log.warning(
+                "feed.daily_cap", feed=record.url, new=len(fresh), taken=budget, left=report.capped
+            )
+            fresh = fresh[:budget]
         report.entries_new = len(fresh)
-        results = await asyncio.gather(*(self._ingest(record, entry) for entry in fresh))
-        for kind in results:
+        # Every ingest finishes before a failure is raised: none is left running unowned,
+        # racing the next poll of this feed.
+        outcomes = await asyncio.gather(
+            *(self._ingest(record, entry) for entry in fresh), return_exceptions=True
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
+        for kind in outcomes:
             if kind in ("stored", "matched"):
                 report.articles_stored += 1
             if kind == "matched":
@@ -230,6 +275,12 @@ class Pipeline:
             if kind == "duplicate":
                 report.duplicates += 1
         return report
+
+    def _daily_budget(self, record: FeedRecord) -> int:
+        """How many more new entries this feed may bring in within the last 24 hours."""
+        cap = self.config.settings.polling.max_new_entries_per_day
+        seen = self.store.entries_seen_since(record.id, utcnow() - timedelta(days=1))
+        return max(cap - seen, 0)
 
     async def _ingest(self, record: FeedRecord, entry: Entry) -> str:
         """Take one new entry all the way to storage; returns what became of it."""

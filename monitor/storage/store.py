@@ -128,8 +128,12 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with Session(self.engine) as session:
-            yield session
+        """A read session; a locked or broken database is a `StorageError`, like writes."""
+        try:
+            with Session(self.engine) as session:
+                yield session
+        except OperationalError as exc:
+            raise StorageError(f"database read failed: {exc.orig}") from exc
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -203,6 +207,9 @@ class Store:
             "next_poll_at": state.next_poll_at,
             "last_status": state.last_status,
             "last_error": state.last_error,
+            "redirect_target": state.redirect_target,
+            "redirect_count": state.redirect_count,
+            "moved_to": state.moved_to,
             "last_polled_at": utcnow(),
         }
         if not keep_validators:
@@ -223,6 +230,16 @@ class Store:
                 )
                 found.update(session.scalars(query))
         return found
+
+    def entries_seen_since(self, feed_id: int, since: datetime) -> int:
+        """How many entries of this feed were first seen at or after ``since``."""
+        with self.reading() as session:
+            query = (
+                select(func.count())
+                .select_from(EntryRow)
+                .where(EntryRow.feed_id == feed_id, EntryRow.seen_at >= since)
+            )
+            return int(session.scalar(query) or 0)
 
     def by_canonical_url(self, url: str) -> int | None:
         """The original (not a copy) stored under ``url``: a `DedupLookup` method."""
@@ -573,6 +590,9 @@ def _feed_record(row: FeedRow) -> FeedRecord:
         next_poll_at=as_utc(row.next_poll_at),
         last_status=row.last_status,
         last_error=row.last_error,
+        redirect_target=row.redirect_target,
+        redirect_count=row.redirect_count or 0,
+        moved_to=row.moved_to,
     )
     return FeedRecord(
         id=row.id,

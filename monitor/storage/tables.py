@@ -64,6 +64,9 @@ class FeedRow(Base):
     last_new_entry_at: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    redirect_target: Mapped[str | None] = mapped_column(String(2048))
+    redirect_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    moved_to: Mapped[str | None] = mapped_column(String(2048))
 
 
 class EntryRow(Base):
