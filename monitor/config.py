@@ -77,6 +77,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     topics, term_lists = load_topic_file(topics_path, problems) if topics_path else ((), {})
     if settings is not None and topics_path is not None:
         _check_subscriptions(settings, {t.id for t in topics}, settings_path, lines, problems)
+    if settings is not None and settings.smtp.user and settings.smtp.password is None:
+        problems.append(
+            ConfigProblem(
+                _where(settings_path, lines, ("smtp", "user")),
+                "smtp.password",
+                "smtp.user is set but no password was given; set MONITOR_SMTP__PASSWORD",
+            )
+        )
     if problems or settings is None or feeds_path is None or topics_path is None:
         raise ConfigError(problems)
     return Config(settings, feeds, topics, term_lists, settings_path, feeds_path, topics_path)

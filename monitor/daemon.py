@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from monitor.config import Config
+from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.pipeline.extract import ExtractorPool
 from monitor.pipeline.fetch import Fetcher
@@ -25,12 +26,19 @@ from monitor.storage.store import Store
 
 log = get_logger("monitor.daemon")
 SHUTDOWN_GRACE_SECONDS = 20.0
+STORE_RETRY_MAX_SECONDS = 60.0
 
 
 @asynccontextmanager
-async def open_pipeline(config: Config, matcher: Matcher) -> AsyncIterator[Pipeline]:
-    """The pipeline with its resources, released in reverse order on exit."""
-    store = Store.open(config.settings.database.url)
+async def open_pipeline(
+    config: Config, matcher: Matcher, *, stop: asyncio.Event | None = None
+) -> AsyncIterator[Pipeline]:
+    """The pipeline with its resources, released in reverse order on exit.
+
+    With ``stop`` (the daemon), an unreachable or locked database is waited for, with
+    backoff, until it answers or ``stop`` is set; without it, the error is raised.
+    """
+    store = await _open_store(config.settings.database.url, stop)
     extraction = config.settings.extraction
     extractor = ExtractorPool(extraction.workers, extraction.timeout_seconds)
     try:
@@ -39,6 +47,23 @@ async def open_pipeline(config: Config, matcher: Matcher) -> AsyncIterator[Pipel
     finally:
         extractor.close()
         store.close()
+
+
+async def _open_store(url: str, stop: asyncio.Event | None) -> Store:
+    delay = 1.0
+    while True:
+        try:
+            return Store.open(url)
+        except StorageError as exc:
+            if stop is None:
+                raise
+            log.error("store.unavailable", error=str(exc), retry_in=delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+                continue
+            raise
 
 
 async def run_daemon(config: Config, matcher: Matcher) -> None:
@@ -50,7 +75,7 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     with StoreLock.for_url(config.settings.database.url):
-        async with open_pipeline(config, matcher) as pipeline:
+        async with open_pipeline(config, matcher, stop=stop) as pipeline:
             scheduler = build_scheduler(pipeline, config)
             scheduler.start()
             log.info(

@@ -8,9 +8,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 pytest_plugins = ["tests.support.fixtures"]
+
+# CI replays the same examples every run, so a red build is reproducible; locally each run
+# explores new ones.
+hypothesis.settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(

@@ -149,3 +149,43 @@ def _safe_urls(config_dir: Path) -> list[str]:
         return stored_urls(config_dir)
     except sqlite3.OperationalError:
         return []
+
+
+def test_daemon_waits_for_a_locked_database_and_stops_on_sigterm(config_dir: Path) -> None:
+    """A database that is locked at start is retried with backoff, not a crash loop."""
+    database(config_dir).parent.mkdir(parents=True, exist_ok=True)
+    holder = sqlite3.connect(database(config_dir), isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN EXCLUSIVE")
+    env = _env() | {"MONITOR_LOGGING__FORMAT": "json"}
+    daemon = subprocess.Popen(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), "run"],
+        cwd=config_dir.parent,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(20)  # the busy timeout (15 s) runs out once: logged, then a retry
+        assert daemon.poll() is None, "the daemon exited instead of waiting"
+        holder.execute("ROLLBACK")
+        holder.close()
+        deadline = time.monotonic() + 60
+        started = False
+        while time.monotonic() < deadline and not started:
+            time.sleep(1)
+            started = daemon.poll() is not None or _has_table(config_dir)
+        assert _has_table(config_dir)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, stderr[-2000:]
+    assert '"store.unavailable"' in stderr
+
+
+def _has_table(config_dir: Path) -> bool:
+    try:
+        with sqlite3.connect(database(config_dir)) as connection:
+            return bool(connection.execute("SELECT count(*) FROM alembic_version").fetchone())
+    except sqlite3.OperationalError:
+        return False

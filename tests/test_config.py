@@ -127,3 +127,10 @@ def test_opml_feed_list(tmp_path: Path) -> None:
     )
     config = load_config(path)
     assert [(f.url, f.name) for f in config.feeds] == [("https://a.example/rss", "A")]
+
+
+def test_smtp_user_without_a_password_in_the_environment_is_a_problem(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "smtp:\n  host: mail.example.org\n  user: monitor\n")
+    (problem,) = problems_of(path)
+    assert f"{path}:3: smtp.password:" in problem
+    assert "MONITOR_SMTP__PASSWORD" in problem

@@ -90,6 +90,8 @@ def test_feed_silent_for_long_is_stale() -> None:
         ("Wed, 01 Jan 2025 11:00:00 GMT", None),
         ("-5", None),
         ("soon", None),
+        ("²", None),
+        ("٣٠", None),
         ("", None),
         (None, None),
         ("Wed, 99 Foo 2025", None),

@@ -54,7 +54,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also accepts "²" and "٣"
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -184,7 +184,8 @@ class Fetcher:
                     return response.status_code, response.headers, b""
                 declared = response.headers.get("content-length", "")
                 limit = self.settings.max_body_bytes
-                if declared.isdigit() and int(declared) > limit and response.is_success:
+                too_long = declared.isascii() and declared.isdigit() and int(declared) > limit
+                if too_long and response.is_success:
                     raise ResponseTooLargeError(url, f"Content-Length {declared} over {limit}")
                 body = await self._read_capped(response, url)
                 return response.status_code, response.headers, body
