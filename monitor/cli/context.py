@@ -53,6 +53,19 @@ class CliContext:
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(1) from exc
 
+    def fetch_page(self, url: str) -> tuple[bytes, str]:
+        """One page through the pipeline's HTTP module: (body, final URL); `FetchError` else."""
+        import asyncio
+
+        from monitor.pipeline.fetch import Fetcher
+
+        async def fetch() -> tuple[bytes, str]:
+            async with Fetcher(self.config().settings.http) as fetcher:
+                result = await fetcher.get(url, accept="text/html, */*;q=0.5")
+            return result.body, result.final_url
+
+        return asyncio.run(fetch())
+
     def matcher(self) -> Matcher:
         """The compiled topics; exits with status 2 when a query is wrong."""
         if self._matcher is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -116,15 +115,9 @@ def export_feeds(ctx: CliContext, out: str | None) -> None:
 def discover(ctx: CliContext, url: str) -> None:
     """Find the feeds a site announces on its page, for `monitor feeds add`."""
     from monitor.pipeline.discover import discover_feeds
-    from monitor.pipeline.fetch import Fetcher
-
-    async def fetch() -> tuple[bytes, str]:
-        async with Fetcher(ctx.config().settings.http) as fetcher:
-            result = await fetcher.get(url, accept="text/html, */*;q=0.5")
-        return result.body, result.final_url
 
     try:
-        body, final_url = asyncio.run(fetch())
+        body, final_url = ctx.fetch_page(url)
     except FetchError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc

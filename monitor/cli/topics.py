@@ -131,19 +131,11 @@ def test_topics(ctx: CliContext, source: str, jsonl: TextIO | None, as_json: boo
 
 def _fetch_document(ctx: CliContext, url: str) -> Document:
     """The page's main text, fetched and extracted exactly as the pipeline does it."""
-    import asyncio
-
     from monitor.errors import ExtractError, FetchError
     from monitor.pipeline.extract import extract_page
-    from monitor.pipeline.fetch import Fetcher
-
-    async def fetch() -> tuple[bytes, str]:
-        async with Fetcher(ctx.config().settings.http) as fetcher:
-            result = await fetcher.get(url, accept="text/html, */*;q=0.5")
-        return result.body, result.final_url
 
     try:
-        body, final_url = asyncio.run(fetch())
+        body, final_url = ctx.fetch_page(url)
         page = extract_page(body, final_url)
     except (FetchError, ExtractError) as exc:
         click.echo(f"error: {exc}", err=True)
