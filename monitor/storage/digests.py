@@ -8,7 +8,7 @@ sent only after the server accepted it. Items are unique per (subscriber, articl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -200,20 +200,29 @@ def _insert_items(
     store: Store, session: Session, message: NewMessage, outbox_id: int, now: datetime
 ) -> None:
     for article_id, topic_id in message.items:
-        inserted = session.execute(
-            store._insert(SentItemRow)
-            .values(
-                subscriber=message.subscriber,
-                article_id=article_id,
-                outbox_id=outbox_id,
-                topic_id=topic_id,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(SentItemRow.article_id)
-        ).scalar()
-        if inserted is None:
-            raise ItemsTaken(article_id)  # rolls the whole transaction back
+        values = {"article_id": article_id, "topic_id": topic_id}
+        _claim(store, session, SentItemRow, values, message, outbox_id, now, article_id)
+
+
+def _claim(
+    store: Store,
+    session: Session,
+    table: type[SentItemRow] | type[AlertRow],
+    values: Mapping[str, object],
+    message: NewMessage,
+    outbox_id: int,
+    now: datetime,
+    key: object,
+) -> None:
+    """Insert one claim row for ``message``, or roll the whole transaction back if taken."""
+    inserted = session.execute(
+        store._insert(table)
+        .values(subscriber=message.subscriber, outbox_id=outbox_id, created_at=now, **values)
+        .on_conflict_do_nothing()
+        .returning(table.outbox_id)
+    ).scalar()
+    if inserted is None:
+        raise ItemsTaken(key)
 
 
 def claim_due(
@@ -370,19 +379,6 @@ def _record_alert(
             .returning(OutboxRow.id)
         ).scalar_one()
         for key in keys:
-            inserted = session.execute(
-                store._insert(AlertRow)
-                .values(
-                    subscriber=message.subscriber,
-                    topic_id=topic,
-                    kind=kind,
-                    key=key,
-                    outbox_id=outbox_id,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
-                .returning(AlertRow.id)
-            ).scalar()
-            if inserted is None:
-                raise ItemsTaken(key)  # rolls the whole transaction back
+            values = {"topic_id": topic, "kind": kind, "key": key}
+            _claim(store, session, AlertRow, values, message, outbox_id, now, key)
         return int(outbox_id)
