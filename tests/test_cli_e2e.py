@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
+from tests.support.db import is_sqlite, query
 from tests.support.sites import Site, SiteArticle, build_site
 from tests.support.webserver import LocalWeb
 
@@ -41,12 +43,12 @@ def write_feeds(config_dir: Path, urls: list[str]) -> None:
 
 
 def database(config_dir: Path) -> Path:
+    """The SQLite file of ``config_dir`` in the SQLite pass (see ``new_database``)."""
     return config_dir.parent / "data" / "monitor.db"
 
 
-def stored_urls(config_dir: Path) -> list[str]:
-    with sqlite3.connect(database(config_dir)) as connection:
-        return sorted(row[0] for row in connection.execute("SELECT canonical_url FROM articles"))
+def stored_urls(database_url: str) -> list[str]:
+    return sorted(row[0] for row in query(database_url, "SELECT canonical_url FROM articles"))
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ def test_poll_once_json_then_articles(config_dir: Path, site: Site) -> None:
 
 
 def test_sigkill_mid_pass_then_rerun_loses_and_duplicates_nothing(
-    config_dir: Path, site: Site
+    config_dir: Path, site: Site, database_url: str
 ) -> None:
     for delay in (1.5, 3.0):
         process = subprocess.Popen(
@@ -108,14 +110,13 @@ def test_sigkill_mid_pass_then_rerun_loses_and_duplicates_nothing(
         process.wait(timeout=30)
     final = monitor(config_dir, "poll", "--once", "--json")
     assert final.returncode == 0, final.stderr
-    urls = stored_urls(config_dir)
+    urls = stored_urls(database_url)
     assert len(urls) == len(set(urls)) == 40
-    with sqlite3.connect(database(config_dir)) as connection:
-        entries = connection.execute("SELECT count(*), count(DISTINCT key) FROM entries").fetchone()
-    assert entries == (40, 40)
+    entries = query(database_url, "SELECT count(*), count(DISTINCT key) FROM entries")
+    assert entries == [(40, 40)]
 
 
-def test_daemon_polls_stops_on_sigterm_and_refuses_a_twin(config_dir: Path, site: Site) -> None:
+def test_daemon_polls_and_stops_on_sigterm(config_dir: Path, site: Site, database_url: str) -> None:
     env = _env() | {"MONITOR_POLLING__JITTER_SECONDS": "0"}
     daemon = subprocess.Popen(
         [MONITOR, "--config", str(config_dir / "monitor.yaml"), "--log-format", "json", "run"],
@@ -128,13 +129,10 @@ def test_daemon_polls_stops_on_sigterm_and_refuses_a_twin(config_dir: Path, site
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if database(config_dir).exists() and len(_safe_urls(config_dir)) >= 40:
+            if len(_safe_urls(config_dir, database_url)) >= 40:
                 break
             time.sleep(0.5)
-        assert len(_safe_urls(config_dir)) == 40
-        twin = monitor(config_dir, "run", timeout=60)
-        assert twin.returncode == 1
-        assert "already" in twin.stderr
+        assert len(_safe_urls(config_dir, database_url)) == 40
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=60)
@@ -144,13 +142,43 @@ def test_daemon_polls_stops_on_sigterm_and_refuses_a_twin(config_dir: Path, site
     assert "feed.polled" in events
 
 
-def _safe_urls(config_dir: Path) -> list[str]:
+@pytest.mark.sqlite_only("StoreLock: one daemon per SQLite file, a flock beside it")
+def test_a_twin_daemon_on_the_same_sqlite_file_is_refused(config_dir: Path) -> None:
+    lock = database(config_dir).with_name("monitor.db.lock")
+    daemon = subprocess.Popen(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), "run"],
+        cwd=config_dir.parent,
+        env=_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        return stored_urls(config_dir)
-    except sqlite3.OperationalError:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and daemon.poll() is None:
+            if lock.exists() and lock.read_text().strip() == str(daemon.pid):
+                break
+            time.sleep(0.2)
+        assert lock.read_text().strip() == str(daemon.pid)
+        twin = monitor(config_dir, "run", timeout=60)
+        assert twin.returncode == 1
+        assert "already" in twin.stderr and str(daemon.pid) in twin.stderr
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, stderr[-2000:]
+
+
+def _safe_urls(config_dir: Path, database_url: str) -> list[str]:
+    """The stored URLs; none while the daemon has not created the database or its tables."""
+    if is_sqlite(database_url) and not database(config_dir).exists():
+        return []  # do not create the file before the daemon does
+    try:
+        return stored_urls(database_url)
+    except DBAPIError:
         return []
 
 
+@pytest.mark.sqlite_only("a SQLite write lock held by another process at start")
 def test_daemon_waits_for_a_locked_database_and_stops_on_sigterm(config_dir: Path) -> None:
     """A database that is locked at start is retried with backoff, not a crash loop."""
     database(config_dir).parent.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from tests.support.sites import SiteArticle, build_site
+from sqlalchemy.exc import DBAPIError
+
+from tests.support.db import query
+from tests.support.sites import Site, SiteArticle, build_site
 from tests.support.webserver import LocalWeb
 from tests.test_cli_e2e import MONITOR, _env, monitor, write_feeds
 
@@ -22,24 +26,45 @@ KILLS = 20
 SEED = 20241104
 
 
-def snapshot(db: Path) -> tuple[list[str], set[str], set[str], int]:
+def snapshot(url: str) -> tuple[list[str], set[str], set[str], int]:
     """(canonical URLs with repeats, matched URLs, entry keys, entry rows) of a store."""
-    with sqlite3.connect(db) as connection:
-        urls = sorted(row[0] for row in connection.execute("SELECT canonical_url FROM articles"))
-        matched = {
-            row[0] for row in connection.execute("SELECT canonical_url FROM articles WHERE matched")
-        }
-        keys = [row[0] for row in connection.execute("SELECT key FROM entries")]
+    urls = sorted(row[0] for row in query(url, "SELECT canonical_url FROM articles"))
+    matched = {row[0] for row in query(url, "SELECT canonical_url FROM articles WHERE matched")}
+    keys = [row[0] for row in query(url, "SELECT key FROM entries")]
     return urls, matched, set(keys), len(keys)
 
 
+def slow_pages(web: LocalWeb, site: Site, delay: float = 0.3) -> None:
+    """Each article page answers after ``delay``: a pass then takes a few seconds, so
+    the kills land while pages are being fetched and articles stored."""
+    for article in site.articles:
+        url = site.url_of(article.id)
+        _, route = web.lookup(urlsplit(url).path)
+        assert route is not None
+        body, content_type = route.body, route.content_type  # type: ignore[union-attr]
+        web.fault(url, "slow", body=body, delay=delay, rate=50_000_000, content_type=content_type)
+
+
+def _count(url: str) -> int:
+    try:
+        return int(query(url, "SELECT count(*) FROM articles")[0][0])
+    except DBAPIError:  # killed before it created the tables
+        return 0
+
+
 def test_random_sigkills_then_one_pass_equal_an_uninterrupted_run(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], tmp_path: Path
+    config_dir: Path,
+    web: LocalWeb,
+    devset_articles: list[SiteArticle],
+    database_url: str,
+    new_database: Callable[[str], str],
 ) -> None:
     site = build_site(web, devset_articles[:60], feeds=4)
     write_feeds(config_dir, site.feed_urls)
+    slow_pages(web, site)
     rng = random.Random(SEED)
-    killed_mid_run = 0
+    kills_while_storing = 0
+    stored = 0
     for _ in range(KILLS):
         process = subprocess.Popen(
             [MONITOR, "--config", str(config_dir / "monitor.yaml"), "poll", "--once"],
@@ -48,19 +73,30 @@ def test_random_sigkills_then_one_pass_equal_an_uninterrupted_run(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.2, 2.5))
+        # Kill at a random moment once this pass has begun storing articles, whatever
+        # the machine's load makes of its start-up time.
+        deadline = time.monotonic() + 30
+        while _count(database_url) == stored and process.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.4))
         if process.poll() is None:
-            killed_mid_run += 1
+            kills_while_storing += 1
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    print(f"{killed_mid_run} of {KILLS} kills landed while the pass was running")
-    assert killed_mid_run >= KILLS // 2  # most kills must land while work is under way
+        stored = _count(database_url)
+        if stored == len(site.articles):
+            break  # nothing left to interrupt
+    print(f"{kills_while_storing} kills landed while articles were being stored")
+    assert kills_while_storing >= 3
+    assert stored < len(site.articles) or kills_while_storing >= 5
     final = monitor(config_dir, "poll", "--once", "--json")
     assert final.returncode == 0, final.stderr
-    interrupted = snapshot(config_dir.parent / "data" / "monitor.db")
+    interrupted = snapshot(database_url)
 
-    reference_db = tmp_path / "reference.db"
-    env_db = {"MONITOR_DATABASE__URL": f"sqlite:///{reference_db}"}
+    reference_db = new_database("reference")
+    env_db = {"MONITOR_DATABASE__URL": reference_db}
     reference_run = subprocess.run(
         [MONITOR, "--config", str(config_dir / "monitor.yaml"), "poll", "--once", "--json"],
         cwd=config_dir.parent,

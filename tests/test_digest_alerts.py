@@ -66,11 +66,11 @@ def test_bursts_are_judged_against_the_usual_rate(recent: int, baseline: int, al
         assert decision.kind == "burst" and f"{recent} articles in 3 hours" in decision.headline
 
 
-def test_an_alert_mail_goes_out_at_once_and_only_once(config_dir: Path, sqlite_url: str) -> None:
+def test_an_alert_mail_goes_out_at_once_and_only_once(config_dir: Path, database_url: str) -> None:
     with LocalSMTP() as smtp:
         extra = "    alerts:\n      - topic: nk-troops\n        min_score: 4\n"
-        config = digest_config(config_dir, sqlite_url, smtp.port, extra=extra)
-        store = Store.open(sqlite_url)
+        config = digest_config(config_dir, database_url, smtp.port, extra=extra)
+        store = Store.open(database_url)
         try:
             stored_samples(store)
             assert asyncio.run(check_alerts(store, config, ["nk-troops"])) == 1

@@ -23,9 +23,9 @@ def smtp() -> Iterator[LocalSMTP]:
 
 
 @pytest.fixture
-def config_path(config_dir: Path, sqlite_url: str, smtp: LocalSMTP) -> Path:
-    digest_config(config_dir, sqlite_url, smtp.port)
-    store = Store.open(sqlite_url)
+def config_path(config_dir: Path, database_url: str, smtp: LocalSMTP) -> Path:
+    digest_config(config_dir, database_url, smtp.port)
+    store = Store.open(database_url)
     try:
         stored_samples(store)
     finally:
@@ -39,7 +39,7 @@ def cli(config_path: Path, *args: str) -> tuple[int, str]:
 
 
 def test_preview_renders_without_sending_or_marking(
-    config_path: Path, smtp: LocalSMTP, sqlite_url: str, tmp_path: Path
+    config_path: Path, smtp: LocalSMTP, database_url: str, tmp_path: Path
 ) -> None:
     code, output = cli(config_path, "digest", "preview", "--subscriber", "ana")
     assert code == 0, output
@@ -48,7 +48,7 @@ def test_preview_renders_without_sending_or_marking(
     code, output = cli(config_path, "digest", "preview", "--out", str(out))
     assert code == 0, output
     assert "<mark" in out.read_text(encoding="utf-8")
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         assert db.outbox_counts(store) == {}
     finally:

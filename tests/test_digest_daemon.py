@@ -32,11 +32,11 @@ def test_schedules_fire_at_the_subscribers_time_in_its_zone(config_dir: Path) ->
 
 
 def test_add_digest_jobs_adds_one_job_per_subscriber_and_the_outbox(
-    config_dir: Path, sqlite_url: str
+    config_dir: Path, database_url: str
 ) -> None:
-    config = digest_config(config_dir, sqlite_url, 25)
+    config = digest_config(config_dir, database_url, 25)
     scheduler = AsyncIOScheduler(timezone=UTC)
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         add_digest_jobs(scheduler, store, config)
     finally:
@@ -45,14 +45,17 @@ def test_add_digest_jobs_adds_one_job_per_subscriber_and_the_outbox(
 
 
 def test_the_daemon_mails_the_digest_at_its_time(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], tmp_path: Path
+    config_dir: Path,
+    web: LocalWeb,
+    devset_articles: list[SiteArticle],
+    tmp_path: Path,
+    database_url: str,
 ) -> None:
     labelled = [a for a in devset_articles if a.topics][:8]
     site = build_site(web, labelled, feeds=2)
     write_feeds(config_dir, site.feed_urls)
     with LocalSMTP() as smtp:
-        db_url = f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
-        digest_config(config_dir, db_url, smtp.port, schedule='"* * * * *"')
+        digest_config(config_dir, database_url, smtp.port, schedule='"* * * * *"')
         load_config(config_dir / "monitor.yaml")  # valid as written
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
         env["MONITOR_POLLING__JITTER_SECONDS"] = "1"

@@ -1,7 +1,7 @@
 """A hostile server against the real pipeline.
 
 Every attack runs one pass of the real pipeline (`poll_once`: real HTTP client,
-parser, extraction workers, SQLite) over a config with one good local site feed
+parser, extraction workers, the pass's database) over a config with one good local site feed
 and one hostile feed on the same loopback server, then checks that the hostile
 feed's health and error are recorded, that every article of the good feed was
 stored all the same, and whatever the attack was after (a file, an internal URL,
@@ -26,6 +26,7 @@ import yaml
 from monitor.pipeline import feeds as feed_rules
 from monitor.scheduler import build_scheduler
 from monitor.storage.store import FeedRecord, Store
+from tests.support.db import query
 from tests.support.sites import SiteArticle, build_site
 from tests.support.webserver import LocalWeb
 from tests.test_pipeline import configure, poll_once
@@ -217,13 +218,13 @@ def write_http(config_dir: Path, http: dict[str, object]) -> None:
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
 
 
-def stored_text(db: Path) -> str:
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT coalesce(title,''), coalesce(text,''), coalesce(author,'') FROM articles"
-        ).fetchall()
-        feeds = connection.execute("SELECT coalesce(title,''), coalesce(last_error,'') FROM feeds")
-        return "\n".join("\n".join(row) for row in [*rows, *feeds.fetchall()])
+def stored_text(database_url: str) -> str:
+    rows = query(
+        database_url,
+        "SELECT coalesce(title,''), coalesce(text,''), coalesce(author,'') FROM articles",
+    )
+    feeds = query(database_url, "SELECT coalesce(title,''), coalesce(last_error,'') FROM feeds")
+    return "\n".join("\n".join(row) for row in [*rows, *feeds])
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
@@ -232,19 +233,19 @@ def test_hostile_feed_is_contained(
     config_dir: Path,
     web: LocalWeb,
     devset_articles: list[SiteArticle],
-    sqlite_url: str,
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     attack = ATTACKS[name]
     good = build_site(web, devset_articles[:2], feeds=1, prefix="/good")
     hostile_url = web.url(attack.install(Env(web, tmp_path)))
     write_http(config_dir, attack.http)
-    config = configure(config_dir, [good.feed_urls[0], hostile_url], sqlite_url)
+    config = configure(config_dir, [good.feed_urls[0], hostile_url], database_url)
     before = datetime.now(UTC)
     for _ in range(attack.polls):
         summary = poll_once(config)
 
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         record = store.feed(hostile_url)
         articles = store.articles(include_all=True)
@@ -264,7 +265,7 @@ def test_hostile_feed_is_contained(
     titles = {view.title for view in articles}
     assert {a.title for a in devset_articles[:2]} <= titles
     assert summary.feeds == 2
-    _check_specifics(name, state, before, articles, web, sqlite_url)
+    _check_specifics(name, state, before, articles, web, database_url)
 
 
 def _check_specifics(
@@ -273,10 +274,9 @@ def _check_specifics(
     before: datetime,
     articles: list,  # type: ignore[type-arg]
     web: LocalWeb,
-    sqlite_url: str,
+    database_url: str,
 ) -> None:
-    db = Path(sqlite_url.removeprefix("sqlite:///"))
-    text = stored_text(db)
+    text = stored_text(database_url)
     assert "\x00" not in text
     if name == "external-entities":
         assert web.count("/secret") == 0
@@ -286,10 +286,9 @@ def _check_specifics(
         hostile = [v for v in articles if v.title.startswith("Item ")]
         assert len(hostile) == 200  # polling.max_entries_per_pass
     if name == "10mb-author":
-        with sqlite3.connect(db) as connection:
-            (length,) = connection.execute(
-                "SELECT max(length(author)) FROM articles WHERE title = 'Big author'"
-            ).fetchone()
+        [(length,)] = query(
+            database_url, "SELECT max(length(author)) FROM articles WHERE title = 'Big author'"
+        )
         assert 0 < length <= 300
     if name == "redirect-mapped-loopback":
         assert web.count("/hostile/inner") == 0
@@ -358,17 +357,17 @@ def test_a_poll_without_redirect_resets_the_count() -> None:
 
 
 def test_a_moved_feed_is_polled_at_its_new_address(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], sqlite_url: str
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
 ) -> None:
     site = build_site(web, devset_articles[:2], feeds=1)
     new_path = site.feed_urls[0].removeprefix(web.base_url)
     web.fault("/old/feed.xml", "redirect", to=new_path, status=301)
     old = web.url("/old/feed.xml")
-    config = configure(config_dir, [old], sqlite_url)
+    config = configure(config_dir, [old], database_url)
     seen = []
     for _ in range(4):
         poll_once(config)
-        seen.append(_record(sqlite_url, old).state)
+        seen.append(_record(database_url, old).state)
     assert [s.redirect_count for s in seen[:2]] == [1, 2]
     assert seen[2].moved_to == site.feed_urls[0] and seen[3].moved_to == site.feed_urls[0]
     assert web.count("/old/feed.xml") == 3  # the fourth poll went straight to the new URL
@@ -377,19 +376,19 @@ def test_a_moved_feed_is_polled_at_its_new_address(
 def test_a_feed_renumbering_every_guid_is_capped_per_day(
     config_dir: Path,
     web: LocalWeb,
-    sqlite_url: str,
+    database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MONITOR_POLLING__MAX_NEW_ENTRIES_PER_DAY", "25")
-    config = configure(config_dir, [web.url("/flood.xml")], sqlite_url)
+    config = configure(config_dir, [web.url("/flood.xml")], database_url)
     for round_ in range(3):
         items = [
             f"<item><title>T{round_}-{i}</title><guid>{round_}-{i}</guid></item>" for i in range(20)
         ]
         web.route("/flood.xml", rss(items), content_type=RSS)
         poll_once(config)
-    record = _record(sqlite_url, web.url("/flood.xml"))
-    store = Store.open(sqlite_url)
+    record = _record(database_url, web.url("/flood.xml"))
+    store = Store.open(database_url)
     try:
         assert store.counts()["entries"] == 25
     finally:
@@ -399,14 +398,14 @@ def test_a_feed_renumbering_every_guid_is_capped_per_day(
 
 
 def test_scheduler_coalesces_missed_runs_after_a_clock_jump(
-    config_dir: Path, web: LocalWeb, sqlite_url: str
+    config_dir: Path, web: LocalWeb, database_url: str
 ) -> None:
     """A jump forward must give one run per feed, not one per missed interval."""
     from monitor.config import load_config
 
-    configure(config_dir, [web.url("/a.xml"), web.url("/b.xml")], sqlite_url)
+    configure(config_dir, [web.url("/a.xml"), web.url("/b.xml")], database_url)
     config = load_config(config_dir / "monitor.yaml")
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
 
     class Stub:
         def __init__(self) -> None:
@@ -425,8 +424,8 @@ def test_scheduler_coalesces_missed_runs_after_a_clock_jump(
         assert 0 < job.misfire_grace_time <= interval
 
 
-def _record(sqlite_url: str, url: str) -> FeedRecord:
-    store = Store.open(sqlite_url)
+def _record(database_url: str, url: str) -> FeedRecord:
+    store = Store.open(database_url)
     try:
         record = store.feed(url)
     finally:
@@ -435,6 +434,7 @@ def _record(sqlite_url: str, url: str) -> FeedRecord:
     return record
 
 
+@pytest.mark.sqlite_only("another process holding the SQLite write lock")
 def test_a_locked_database_fails_the_poll_and_the_next_poll_recovers(
     config_dir: Path,
     web: LocalWeb,

@@ -23,13 +23,15 @@ The troops were moved to the Kursk region, where Ukrainian forces still hold gro
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, database_url: str) -> Path:
     directory = tmp_path / "config"
     directory.mkdir()
     for source in (REPO / "config").glob("*.yaml"):
         shutil.copy(source, directory / source.name)
     shutil.copytree(REPO / "seeds", tmp_path / "seeds")
-    (directory / "monitor.yaml").write_text("feeds: feeds.yaml\ntopics: topics.yaml\n")
+    (directory / "monitor.yaml").write_text(
+        f"feeds: feeds.yaml\ntopics: topics.yaml\ndatabase:\n  url: {database_url}\n"
+    )
     (directory / "feeds.yaml").write_text("feeds: []\n")
     return directory / "monitor.yaml"
 

@@ -87,10 +87,10 @@ def test_a_pass_stores_every_article_with_text_and_matches(
 
 
 def test_new_entries_in_a_later_pass_are_the_only_work(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], sqlite_url: str
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
 ) -> None:
     site = build_site(web, devset_articles[:10], feeds=2)
-    config = configure(config_dir, site.feed_urls, sqlite_url)
+    config = configure(config_dir, site.feed_urls, database_url)
     assert poll_once(config).articles_stored == 10
     site.add_articles(devset_articles[10:13])
     web.reset_log()
@@ -101,16 +101,16 @@ def test_new_entries_in_a_later_pass_are_the_only_work(
 
 
 def test_changed_guid_on_an_unchanged_article_is_not_a_new_article(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], sqlite_url: str
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
 ) -> None:
     site = build_site(web, devset_articles[:5], feeds=1)
-    config = configure(config_dir, site.feed_urls, sqlite_url)
+    config = configure(config_dir, site.feed_urls, database_url)
     poll_once(config)
     site.change_guid(devset_articles[0].id)
     later = poll_once(config)
     assert later.entries_new == 1
     assert later.articles_stored == 0 and later.duplicates == 1
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         assert store.counts()["articles"] == 5
     finally:
@@ -131,7 +131,7 @@ def test_bad_feeds_fail_alone_and_are_recorded(
     config_dir: Path,
     web: LocalWeb,
     devset_articles: list[SiteArticle],
-    sqlite_url: str,
+    database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site = build_site(web, devset_articles[:6], feeds=1)
@@ -141,12 +141,12 @@ def test_bad_feeds_fail_alone_and_are_recorded(
     bad_urls = [web.url(path) for path in [*BAD_FEEDS, "/bad/page.html"]]
     monkeypatch.setenv("MONITOR_HTTP__DEADLINE", "3")
     monkeypatch.setenv("MONITOR_HTTP__MAX_BODY_BYTES", "200000")
-    config = configure(config_dir, [*site.feed_urls, *bad_urls], sqlite_url)
+    config = configure(config_dir, [*site.feed_urls, *bad_urls], database_url)
     summary = poll_once(config)
     assert summary.feeds == 8
     assert summary.feeds_failed == 7
     assert summary.articles_stored == 6
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         records = {record.url: record for record in store.feeds()}
     finally:
@@ -163,14 +163,14 @@ def test_bad_feeds_fail_alone_and_are_recorded(
 
 
 def test_an_article_page_that_fails_keeps_the_feed_summary(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], sqlite_url: str
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
 ) -> None:
     site = build_site(web, devset_articles[:2], feeds=1)
     broken = site.url_of(devset_articles[0].id)
     web.fault(broken.removeprefix(web.base_url), "status", status=500)
-    config = configure(config_dir, site.feed_urls, sqlite_url)
+    config = configure(config_dir, site.feed_urls, database_url)
     assert poll_once(config).articles_stored == 2
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         views = {view.title: view for view in store.articles(include_all=True)}
     finally:

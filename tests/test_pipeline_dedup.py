@@ -31,21 +31,21 @@ def syndicated_copy(original: SiteArticle, outlet: str) -> SiteArticle:
 
 
 def test_copies_fold_into_the_first_seen_article_even_after_a_restart(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], sqlite_url: str
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
 ) -> None:
     troops = [a for a in devset_articles if "nk-troops" in a.topics and a.language == "en"][:3]
     first = build_site(web, troops, feeds=1, prefix="wire")
-    config = configure(config_dir, first.feed_urls, sqlite_url)
+    config = configure(config_dir, first.feed_urls, database_url)
     assert poll_once(config).articles_stored == 3
 
     copies = [syndicated_copy(a, "Harbour Gazette") for a in troops]
     second = build_site(web, copies, feeds=1, prefix="gazette", tracking=True)
-    config = configure(config_dir, [*first.feed_urls, *second.feed_urls], sqlite_url)
+    config = configure(config_dir, [*first.feed_urls, *second.feed_urls], database_url)
     summary = poll_once(config)  # a new process-equivalent: indexes rebuilt from the store
     assert summary.entries_new == 3
     assert summary.duplicates == 3 and summary.articles_stored == 0
 
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         originals = store.articles(limit=None)
         assert sorted(v.title for v in originals) == sorted(a.title for a in troops)
@@ -57,7 +57,7 @@ def test_copies_fold_into_the_first_seen_article_even_after_a_restart(
     finally:
         store.close()
 
-    runner = CliRunner(env={"MONITOR_DATABASE__URL": sqlite_url})
+    runner = CliRunner(env={"MONITOR_DATABASE__URL": database_url})
     listing = runner.invoke(main, ["--config", str(config_dir / "monitor.yaml"), "articles"])
     assert listing.exit_code == 0, listing.output
     lines = listing.output.strip().splitlines()
@@ -71,17 +71,17 @@ def test_copies_fold_into_the_first_seen_article_even_after_a_restart(
 
 
 def test_the_same_article_through_two_feeds_is_stored_once(
-    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], sqlite_url: str
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
 ) -> None:
     site = build_site(web, devset_articles[:4], feeds=1)
     mirror = "/mirror/feed.xml"
     feed = httpx.get(site.feed_urls[0]).content
     web.route(mirror, feed, content_type="application/rss+xml")
-    config = configure(config_dir, [*site.feed_urls, web.url(mirror)], sqlite_url)
+    config = configure(config_dir, [*site.feed_urls, web.url(mirror)], database_url)
     summary = poll_once(config)
     assert summary.entries_new == 8
     assert summary.articles_stored + summary.duplicates == 8
-    store = Store.open(sqlite_url)
+    store = Store.open(database_url)
     try:
         assert store.counts()["articles"] == 4
         assert store.counts()["entries"] == 8
