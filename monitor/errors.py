@@ -15,7 +15,7 @@ Every error carries the resource it is about (a URL, a file, a topic id) so that
     ├── StorageError             the database refused or is unreachable
     └── AlreadyRunningError      another daemon holds the same store
 
-Foreign exceptions (httpx, feedparser, SQLAlchemy) are wrapped at the module
+Foreign exceptions (aiohttp, feedparser, SQLAlchemy) are wrapped at the module
 boundary with ``raise ... from``.
 """
 

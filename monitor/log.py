@@ -12,12 +12,12 @@ import structlog
 from monitor.text import strip_control
 
 NOISY_LIBRARIES = (
-    "httpx",
-    "httpcore",
+    "aiohttp",
     "trafilatura",
     "htmldate",
     "courlan",
     "apscheduler",
+    "procrastinate",  # logs every job with its arguments; our own lines say what was done
     "alembic",
 )
 

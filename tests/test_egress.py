@@ -82,9 +82,9 @@ def test_a_name_with_one_private_address_among_public_ones_is_refused(
         return [PUBLIC, LOOPBACK]
 
     monkeypatch.setattr(egress, "_resolve", resolve)
-    backend = egress.GuardedBackend(egress.EgressPolicy())
+    resolver = egress.GuardedResolver(egress.EgressPolicy())
     with pytest.raises(BlockedURLError, match="not a public address"):
-        asyncio.run(backend.connect_tcp(HOST, 80))
+        asyncio.run(resolver.resolve(HOST, 80))
 
 
 @pytest.mark.parametrize(
@@ -117,3 +117,49 @@ def test_an_unresolvable_name_is_a_fetch_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(egress, "_resolve", resolve)
     with pytest.raises(FetchError, match="no address"):
         asyncio.run(egress.check_url(f"http://{HOST}/", egress.EgressPolicy()))
+
+
+def test_an_ip_literal_is_checked_at_connect_time_too(
+    web: LocalWeb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the early check (as if another URL parser had seen another host), the
+    connection to a literal private address is still refused when connecting."""
+    from monitor.pipeline import fetch as fetch_module
+
+    async def no_early_check(url: str, policy: egress.EgressPolicy) -> None:
+        return None
+
+    monkeypatch.setattr(fetch_module, "check_url", no_early_check)
+    web.route("/feed.xml", "<rss/>")
+    for url in (web.url("/feed.xml"), f"http://[::ffff:127.0.0.1]:{web.port}/feed.xml"):
+        with pytest.raises(BlockedURLError, match=r"refused when connecting.*127\.0\.0\.1"):
+            fetch(url)
+    assert web.requests == []
+
+
+def test_the_connection_goes_to_the_address_checked_for_each_new_connection(
+    web: LocalWeb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every new connection resolves and checks again; an idle kept-alive one is reused."""
+    answers: list[str] = []
+
+    async def resolve(host: str, port: int, url: str) -> list[egress.IPAddress]:
+        answers.append(host)
+        return [LOOPBACK]
+
+    monkeypatch.setattr(egress, "_resolve", resolve)
+    web.route("/a", "a")
+    web.route("/b", "b")
+
+    async def go() -> list[bytes]:
+        settings = HttpSettings(allowed_hosts=(HOST,))
+        async with Fetcher(settings) as fetcher:
+            first = await fetcher.get(f"http://{HOST}:{web.port}/a")
+            second = await fetcher.get(f"http://{HOST}:{web.port}/b")
+            return [first.body, second.body]
+
+    assert asyncio.run(go()) == [b"a", b"b"]
+    # early check + connect for the first request; early check only for the second,
+    # which reuses the connection
+    assert answers == [HOST, HOST, HOST]
+    assert [r.headers["host"] for r in web.requests] == [f"{HOST}:{web.port}"] * 2

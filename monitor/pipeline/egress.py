@@ -8,11 +8,13 @@ the host is on the allowlist. Cloud metadata addresses are always refused.
 That early check gives a clear error with the URL, but it cannot be the guard:
 the HTTP client would resolve the name again to connect, and a hostile DNS
 server can answer differently the second time (DNS rebinding). The guard is
-`GuardedBackend`, the network backend of the fetcher's connection pool: it
-resolves once, checks every address, and connects to a checked address itself,
-so no connection is ever opened to an address that was not checked. TLS still
-gets the URL's host name for SNI and certificate checks, and the Host header is
-the URL's, because httpcore takes both from the request, not from the socket.
+`GuardedConnector`, the fetcher's aiohttp connector: every connection it opens
+(IP literals included, which aiohttp would otherwise never hand to a resolver)
+goes through `GuardedResolver`, which resolves once, checks every address, and
+returns only those checked addresses, so aiohttp connects to exactly them and no
+connection is ever opened to an address that was not checked. TLS still gets the
+URL's host name for SNI and certificate checks, and the Host header is the URL's,
+because aiohttp takes both from the request URL, not from the resolved address.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.tracing import Trace
 
 from monitor.errors import BlockedURLError, FetchError
 
@@ -107,50 +112,64 @@ async def allowed_addresses(
     return addresses
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects only to addresses the policy allows."""
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that answers only with addresses the policy allows.
 
-    def __init__(
-        self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
+    It resolves ``host`` once (`allowed_addresses`) and raises `BlockedURLError`
+    unless every address is allowed; the numeric addresses it returns are the ones
+    aiohttp connects to, in order, without resolving again.
+    """
+
+    def __init__(self, policy: EgressPolicy) -> None:
         self.policy = policy
-        self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        where = f"{host}:{port}"
-        addresses = await allowed_addresses(host, port, self.policy, where)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[ResolveResult]:
+        addresses = await allowed_addresses(host, port, self.policy, f"{host}:{port}")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=socket.IPPROTO_TCP,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in addresses
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedURLError(path, "unix sockets are never used for fetching")
+    async def close(self) -> None:
+        return None
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+
+class GuardedConnector(aiohttp.TCPConnector):
+    """aiohttp's TCP connector with every connection's addresses from `GuardedResolver`.
+
+    aiohttp skips the resolver when the URL's host is an IP literal; here every host,
+    literal or name, goes through the guard, without aiohttp's DNS cache. Addresses are
+    tried one after the other in the resolver's order (no happy-eyeballs race).
+    Proxies are never used: the fetcher's session does not trust the environment and
+    passes no proxy.
+    """
+
+    def __init__(self, policy: EgressPolicy, **kwargs: Any) -> None:
+        super().__init__(
+            resolver=GuardedResolver(policy),
+            use_dns_cache=False,
+            happy_eyeballs_delay=None,
+            **kwargs,
+        )
+        self.policy = policy
+
+    async def _resolve_host(
+        self, host: str, port: int, traces: Sequence[Trace] | None = None
+    ) -> list[ResolveResult]:
+        return await self._resolver.resolve(host, port, family=self._family)
+
+
+if not callable(getattr(aiohttp.TCPConnector, "_resolve_host", None)):  # pragma: no cover
+    raise ImportError("aiohttp.TCPConnector no longer resolves in _resolve_host: guard unsafe")
 
 
 async def _resolve(host: str, port: int, url: str) -> list[IPAddress]:

@@ -3,25 +3,44 @@
 `Fetcher.get` returns a `FetchResult` for 2xx and 304 (304 is its own outcome,
 not an error) and raises `FetchError` for everything else, carrying the status
 and, for 429/503, the server's Retry-After in seconds.
+
+The client is one `aiohttp.ClientSession` whose connector is the egress guard
+(`GuardedConnector`); it costs a fraction of httpx's per-request CPU (see
+bench/bench_http.py). What httpx did for the fetcher and aiohttp does differently
+is done here the httpx way, so behaviour did not change with the library: the URL
+is normalised and percent-encoded by `httpx.URL` and sent as is; response headers
+are read through `httpx.Headers` (repeated fields joined, the same decoding);
+bodies are decoded here (aiohttp's own decompression is off) with httpx's rules
+for ``Content-Encoding``; timeouts are not rounded; errors name the httpx
+exception that would have been raised (``ReadError``, ``ConnectTimeout``...).
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import email.utils
+import re
+import ssl
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
+import aiohttp
 import httpx
+from yarl import URL
 
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
-from monitor.pipeline.egress import EgressPolicy, GuardedBackend, check_url
+from monitor.pipeline.egress import EgressPolicy, GuardedConnector, check_url
 from monitor.settings import HttpSettings
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -66,55 +85,74 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(delay, MAX_RETRY_AFTER) if delay > 0 else None
 
 
-def guarded_transport(policy: EgressPolicy, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, with a connection pool whose every connection is checked.
+KEEPALIVE_SECONDS = 5.0  # httpx's keepalive_expiry: an idle connection is closed after this
+MAX_HEADER_LINE = 64 * 1024  # one header field or the status line (aiohttp's default: 8190)
+MAX_HEADERS = 256
+NO_ROUNDING = 1e9  # aiohttp rounds timeouts over this many seconds up to whole seconds
 
-    ``trust_env=False``: a proxy would resolve the target itself, out of the guard's
-    reach, so proxy settings in the environment are not picked up by this transport.
-    """
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=GuardedBackend(policy),
-    )
-    return transport
+
+def client_ssl_context() -> ssl.SSLContext:
+    """httpx's TLS context (certifi's CAs, verification on), offering HTTP/1.1 by ALPN."""
+    context = httpx.create_ssl_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 class Fetcher:
-    """One `httpx.AsyncClient` for the whole process, with per-host concurrency limits."""
+    """One HTTP client session for the whole process, with per-host concurrency limits.
 
-    def __init__(
-        self, settings: HttpSettings, *, transport: httpx.AsyncBaseTransport | None = None
-    ):
+    The session is made on first use (aiohttp needs a running event loop), so a
+    `Fetcher` may be built anywhere; use it as an async context manager or call
+    `aclose`.
+    """
+
+    def __init__(self, settings: HttpSettings):
         self.settings = settings
         self.policy = EgressPolicy(
             settings.allow_private_networks, frozenset(h.lower() for h in settings.allowed_hosts)
         )
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        )
-        self._client = httpx.AsyncClient(
-            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.read_timeout,
-                pool=settings.deadline,
-            ),
-            limits=limits,
-            follow_redirects=False,
-            transport=transport or guarded_transport(self.policy, limits),
-            trust_env=False,
-        )
+        self._session: aiohttp.ClientSession | None = None
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_per_host)
         )
 
+    def _open(self) -> aiohttp.ClientSession:
+        settings = self.settings
+        connector = GuardedConnector(
+            self.policy,
+            ssl=client_ssl_context(),
+            limit=settings.max_connections,
+            limit_per_host=0,  # the per-host semaphores below limit requests per host name
+            keepalive_timeout=KEEPALIVE_SECONDS,
+            timeout_ceil_threshold=NO_ROUNDING,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept-Encoding": "gzip, deflate",
+                "Connection": "keep-alive",
+            },
+            timeout=aiohttp.ClientTimeout(
+                total=None,  # the deadline is `get`'s own
+                connect=None,  # waiting for a pooled connection: bounded by the deadline
+                sock_connect=settings.connect_timeout,
+                sock_read=settings.read_timeout,
+                ceil_threshold=NO_ROUNDING,
+            ),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # httpx kept cookies of IP hosts too
+            trust_env=False,  # a proxy would resolve the target out of the guard's reach
+            auto_decompress=False,  # decoded here, with the cap applied as it decodes
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
+            max_headers=MAX_HEADERS,
+            raise_for_status=False,
+        )
+        return self._session
+
     async def __aenter__(self) -> Fetcher:
+        if self._session is None:
+            self._open()
         return self
 
     async def __aexit__(
@@ -126,7 +164,8 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def get(
         self,
@@ -177,19 +216,27 @@ class Fetcher:
                 continue
             return self._result(url, current, status, response_headers, body, started, permanent)
 
-    async def _request(self, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+    async def _request(
+        self, url: str, headers: dict[str, str]
+    ) -> tuple[int, ResponseHeaders, bytes]:
+        session = self._session or self._open()
+        # the URL as httpx would send it (an invalid one raises httpx.InvalidURL, as
+        # before); aiohttp sends it as it is, without its own requoting
+        target = URL(wire_url(url), encoded=True)
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
-                if response.status_code in REDIRECT_STATUSES or response.status_code == 304:
-                    return response.status_code, response.headers, b""
-                declared = response.headers.get("content-length", "")
+            async with session.get(target, headers=headers, allow_redirects=False) as response:
+                status = response.status
+                response_headers = response_headers_of(response)
+                if status in REDIRECT_STATUSES or status == 304:
+                    return status, response_headers, b""
+                declared = response_headers.get("content-length", "")
                 limit = self.settings.max_body_bytes
                 too_long = declared.isascii() and declared.isdigit() and int(declared) > limit
-                if too_long and response.is_success:
+                if too_long and 200 <= status < 300:
                     raise ResponseTooLargeError(url, f"Content-Length {declared} over {limit}")
-                body = await self._read_capped(response, url)
-                return response.status_code, response.headers, body
-        except httpx.HTTPError as exc:
+                body = await self._read_capped(response, response_headers, url)
+                return status, response_headers, body
+        except aiohttp.ClientError as exc:
             raise FetchError(url, _describe(exc)) from exc
         except BlockedURLError as exc:  # the connect-time guard names only host:port
             raise BlockedURLError(url, f"refused when connecting: {exc.reason}") from exc
@@ -198,15 +245,28 @@ class Fetcher:
                 raise
             raise FetchError(url, exc.reason, exc.status, exc.retry_after) from exc
 
-    async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+    async def _read_capped(
+        self, response: aiohttp.ClientResponse, headers: ResponseHeaders, url: str
+    ) -> bytes:
         limit = self.settings.max_body_bytes
+        decoder = content_decoder(headers)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLargeError(url, f"decoded body over {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async for raw in response.content.iter_any():
+                chunk = decoder.decode(raw, limit - size + 1)
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLargeError(url, f"decoded body over {limit} bytes")
+                if chunk:
+                    chunks.append(chunk)
+            chunk = decoder.flush(limit - size + 1)
+        except DecodingError as exc:
+            raise FetchError(url, f"DecodingError: {exc}") from exc
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLargeError(url, f"decoded body over {limit} bytes")
+        chunks.append(chunk)
         return b"".join(chunks)
 
     def _result(
@@ -214,7 +274,7 @@ class Fetcher:
         url: str,
         final_url: str,
         status: int,
-        headers: httpx.Headers,
+        headers: ResponseHeaders,
         body: bytes,
         started: float,
         permanent: str | None,
@@ -237,6 +297,220 @@ class Fetcher:
         raise FetchError(final_url, _status_reason(status), status, retry_after)
 
 
+# --- URLs and headers as httpx reads them ---------------------------------------------------
+
+_PLAIN_URL = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9.\-]+)(?::(?P<port>[1-9][0-9]*))?"
+    r"(?P<path>/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*)?"
+)
+_IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")  # httpx's test for an IPv4 host
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # what ipaddress.IPv4Address accepts
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def wire_url(url: str) -> str:
+    """``str(httpx.URL(url))``: the URL normalised and percent-encoded as httpx sends it.
+
+    Most URLs are already in that form, and recognising one costs a regular expression
+    instead of httpx's parser: lower-case scheme and host name, no user info, no default
+    or zero-padded port, no dot segments, nothing to percent-encode, every ``%`` starting
+    a valid escape, no fragment, and an IPv4-looking host that is a valid address.
+    Anything else goes through httpx (tests/test_fetch.py checks the two agree).
+    """
+    plain = _PLAIN_URL.fullmatch(url)
+    if (
+        plain is not None
+        and len(url) <= 65536
+        and plain["port"] != _DEFAULT_PORTS[plain["scheme"]]
+        and "/." not in plain["path"]
+        and ("%" not in url or _BAD_ESCAPE.search(url) is None)
+        and (_IPV4_STYLE.fullmatch(plain["host"]) is None or _IPV4.fullmatch(plain["host"]))
+    ):
+        return url
+    return str(httpx.URL(url))
+
+
+class ResponseHeaders(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def get_list(self, key: str, split_commas: bool = False) -> list[str]: ...
+
+
+class AsciiHeaders:
+    """aiohttp's parsed headers read as `httpx.Headers` reads them (ASCII values only).
+
+    A field sent more than once reads as its values joined with ", ", as in httpx.
+    """
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
+        self._headers = headers
+
+    def get(self, key: str, default: Any = None) -> Any:
+        values = self._headers.getall(key, None)
+        if not values:
+            return default
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def get_list(self, key: str, split_commas: bool = False) -> list[str]:
+        values = self._headers.getall(key, [])
+        if not split_commas:
+            return list(values)
+        return [item.strip() for value in values for item in value.split(",")]
+
+
+def response_headers_of(response: aiohttp.ClientResponse) -> ResponseHeaders:
+    """The headers, decoded as httpx decodes them.
+
+    ASCII values (nearly always) read the same either way; otherwise `httpx.Headers`
+    decodes the raw bytes (ASCII, else UTF-8, else Latin-1, for the whole set).
+    """
+    if all(value.isascii() for _, value in response.raw_headers):
+        return AsciiHeaders(response.headers)
+    return httpx.Headers(response.raw_headers)
+
+
+# --- Content-Encoding, decoded as httpx decodes it ------------------------------------------
+
+
+class DecodingError(Exception):
+    """The body does not decode with its declared Content-Encoding."""
+
+
+class Decoder(Protocol):
+    def decode(self, data: bytes, budget: int) -> bytes: ...
+
+    def flush(self, budget: int) -> bytes: ...
+
+
+class IdentityDecoder:
+    def decode(self, data: bytes, budget: int) -> bytes:
+        return data
+
+    def flush(self, budget: int) -> bytes:
+        return b""
+
+
+class ZlibDecoder:
+    """gzip, or deflate (zlib-wrapped, or raw when the first bytes are not zlib's).
+
+    ``budget``: at most that many bytes come out of one call; a call that stops at
+    the budget means the body is over the cap (the caller's check raises), so a bomb
+    never decompresses further than the cap plus one byte.
+    """
+
+    def __init__(self, gzip: bool) -> None:
+        self._gzip = gzip
+        self._first = not gzip
+        self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
+
+    def decode(self, data: bytes, budget: int) -> bytes:
+        first, self._first = self._first, False
+        try:
+            return self._z.decompress(data, max(budget, 1))
+        except zlib.error as exc:
+            if first:  # httpx: deflate without the zlib wrapper, as some servers send it
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.decode(data, budget)
+            raise DecodingError(str(exc)) from exc
+
+    def flush(self, budget: int) -> bytes:
+        # every byte fed was consumed (a call stopped by its budget ends the read), so
+        # this only returns what zlib still buffers
+        try:
+            return self._z.flush()
+        except zlib.error as exc:
+            raise DecodingError(str(exc)) from exc
+
+
+class BrotliDecoder:
+    """``br``, when brotli is installed (httpx decodes it then, asked for or not)."""
+
+    def __init__(self) -> None:
+        self._d = _BROTLI.Decompressor()
+        self._seen = False
+
+    def decode(self, data: bytes, budget: int) -> bytes:
+        if not data:
+            return b""
+        self._seen = True
+        try:
+            return bytes(self._d.process(data))
+        except _BROTLI.error as exc:
+            raise DecodingError(str(exc)) from exc
+
+    def flush(self, budget: int) -> bytes:
+        if not self._seen:
+            return b""
+        try:
+            if hasattr(self._d, "finish"):  # brotlicffi only, as in httpx
+                self._d.finish()
+        except _BROTLI.error as exc:
+            raise DecodingError(str(exc)) from exc
+        return b""
+
+
+class MultiDecoder:
+    """Several codings, undone last first (``Content-Encoding: gzip, br``)."""
+
+    def __init__(self, children: list[Decoder]) -> None:
+        self._children = list(reversed(children))
+
+    def decode(self, data: bytes, budget: int) -> bytes:
+        last = len(self._children) - 1
+        for index, child in enumerate(self._children):
+            data = child.decode(data, budget if index == last else 1 << 62)
+        return data
+
+    def flush(self, budget: int) -> bytes:
+        data = b""
+        last = len(self._children) - 1
+        for index, child in enumerate(self._children):
+            room = budget if index == last else 1 << 62
+            data = child.decode(data, room) + child.flush(room)
+        return data
+
+
+def _load_brotli() -> Any:
+    try:
+        import brotli  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return None
+    return brotli
+
+
+_BROTLI = _load_brotli()
+
+
+def content_decoder(headers: ResponseHeaders) -> Decoder:
+    """The decoder for a response's Content-Encoding: httpx's rules.
+
+    Codings are read left to right from every Content-Encoding field (comma-separated,
+    case-insensitive); unknown ones (and ``br`` without brotli installed) are skipped,
+    so their bytes pass through as they came.
+    """
+    decoders: list[Decoder] = []
+    for value in headers.get_list("content-encoding", split_commas=True):
+        coding = value.strip().lower()
+        if coding == "identity":
+            decoders.append(IdentityDecoder())
+        elif coding in ("gzip", "deflate"):
+            decoders.append(ZlibDecoder(gzip=coding == "gzip"))
+        elif coding == "br" and _BROTLI is not None:
+            decoders.append(BrotliDecoder())
+    if len(decoders) == 1:
+        return decoders[0]
+    if decoders:
+        return MultiDecoder(decoders)
+    return IdentityDecoder()
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
 def _status_reason(status: int) -> str:
     try:
         from http import HTTPStatus
@@ -246,7 +520,42 @@ def _status_reason(status: int) -> str:
         return f"unexpected status {status}"
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    kind = type(exc).__name__
+def _describe(exc: aiohttp.ClientError) -> str:
+    """``Kind: detail``, the kind being the httpx exception the same failure raised."""
+    kind = _httpx_kind(exc)
     detail = str(exc) or kind
     return detail if detail.startswith(kind) else f"{kind}: {detail}"
+
+
+def _httpx_kind(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "ConnectTimeout"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return "ReadTimeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unreachable, TLS failures
+        return "ConnectError"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "RemoteProtocolError"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        # the body stopped short: a reset is httpx's ReadError, a clean close its
+        # RemoteProtocolError ("peer closed connection without sending complete body")
+        return "ReadError" if _caused_by_os_error(exc) else "RemoteProtocolError"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return "ReadError"
+    if isinstance(exc, aiohttp.ClientResponseError):  # a malformed response
+        return "RemoteProtocolError"
+    return "TransportError"
+
+
+def _caused_by_os_error(exc: aiohttp.ClientPayloadError) -> bool:
+    """Whether the connection was lost to an OS error (a reset) rather than closed.
+
+    aiohttp chains the parser's complaint (too few bytes) as the cause and records
+    the connection's own error only in the message: "... . ConnectionResetError(104, ...)".
+    """
+    found = _LOST_TO.search(str(exc))
+    error = getattr(builtins, found.group(1), None) if found else None
+    return isinstance(error, type) and issubclass(error, OSError)
+
+
+_LOST_TO = re.compile(r"\. (\w+)\(.*\)$", re.DOTALL)
