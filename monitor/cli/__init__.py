@@ -1,7 +1,9 @@
 """The `monitor` command line. Nothing imports this package; it imports everything.
 
-Heavy libraries (trafilatura, SQLAlchemy, httpx) are imported inside the commands
-that need them so that ``monitor --help`` and ``monitor check`` start fast.
+Heavy libraries (trafilatura, SQLAlchemy, httpx, asyncio, ...) are imported inside the
+commands that need them, so that ``monitor --help`` loads none of them, nor the
+configuration (pydantic), and ``monitor check`` loads only the configuration and the
+matcher; ``tests/test_startup.py`` keeps it so. Annotations import under TYPE_CHECKING.
 """
 
 from __future__ import annotations
@@ -37,13 +39,16 @@ def main(
 
 
 def _register() -> None:
-    from monitor.cli import articles, digest, export, feeds, ops, topics
+    from monitor.cli import articles, digest, export, feeds, ops, scale, topics
 
     for command in (
         ops.run,
         ops.poll,
         ops.check,
         ops.db,
+        scale.worker,
+        scale.scheduler,
+        scale.health,
         articles.articles,
         topics.topics,
         feeds.feeds,

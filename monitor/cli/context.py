@@ -1,4 +1,8 @@
-"""What every command shares: the loaded configuration, on first use."""
+"""What every command shares: the loaded configuration, on first use.
+
+The configuration, the matcher and the store are imported on first use, so that
+``monitor --help`` loads neither pydantic nor SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.config import Config, load_config
 from monitor.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.pipeline.match import Matcher
     from monitor.storage.store import Store
 
@@ -28,6 +32,8 @@ class CliContext:
     def config(self) -> Config:
         """The validated configuration; exits with status 2 listing every problem."""
         if self._config is None:
+            from monitor.config import load_config
+
             try:
                 self._config = load_config(self.config_path)
             except ConfigError as exc:

@@ -1,10 +1,9 @@
 """`monitor digest preview|send`: render a subscriber's digest, or send it now."""
 
+# Libraries are imported inside the commands that use them: monitor/cli/__init__.py says why.
 from __future__ import annotations
 
-import asyncio
 import html
-from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,8 @@ import click
 from monitor.cli.context import CliContext, pass_context
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from monitor.digest.run import Digests
 
 
@@ -57,6 +58,8 @@ def preview(ctx: CliContext, name: str | None, out: Path | None) -> None:
 @pass_context
 def send(ctx: CliContext, name: str | None) -> None:
     """Send now, whatever the schedule, every story not yet sent (nothing when none)."""
+    import asyncio
+
     from monitor.digest.run import Digests
 
     ctx.setup_logging()
@@ -91,5 +94,7 @@ def _names(digests: Digests, name: str | None) -> list[str]:
 
 
 def _part(message: EmailMessage, subtype: str) -> str:
+    from email.message import EmailMessage
+
     part = message.get_body((subtype,))
     return str(part.get_content()) if isinstance(part, EmailMessage) else ""

@@ -1,12 +1,12 @@
 """`monitor feeds`: list with health, add, import and export OPML, discover a site's feeds."""
 
+# Libraries are imported inside the commands that use them: monitor/cli/__init__.py says why.
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import click
-import yaml
 
 from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
 from monitor.errors import ConfigProblem, FetchError
@@ -143,6 +143,8 @@ def _yaml_feed_file(ctx: CliContext) -> Path:
 
 def _append_feeds(path: Path, specs: list[FeedSpec]) -> None:
     """Append list items as text, so the file's comments survive; roll back if invalid."""
+    import yaml
+
     from monitor.config import load_feed_file
 
     original = path.read_text(encoding="utf-8") if path.exists() else "feeds:\n"

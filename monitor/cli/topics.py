@@ -1,6 +1,7 @@
 """`monitor topics`: list the topics, test texts against them, measure them, draft new ones.
 
-The decisions live in `monitor.pipeline.match`; this module reads input and prints.
+The decisions live in `monitor.pipeline.match`; this module reads input and prints. It
+imports the match stage inside the commands, so that ``monitor --help`` does not load it.
 """
 
 from __future__ import annotations
@@ -11,23 +12,17 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
 from monitor.errors import TopicQueryError
 from monitor.models import Document, TopicDefinition, TopicMatch
-from monitor.pipeline.match import Matcher, expand_query
-from monitor.pipeline.match.explain import expand_text, match_dict
-from monitor.pipeline.match.metrics import (
-    LabelError,
-    Tally,
-    example_from_record,
-    parse_label_map,
-    tally,
-)
-from monitor.pipeline.match.suggest import suggest_topic
+
+if TYPE_CHECKING:
+    from monitor.pipeline.match import Matcher
+    from monitor.pipeline.match.metrics import Tally
 
 EXIT_INPUT = 2
 TITLE_WIDTH = 60
@@ -75,6 +70,9 @@ def topic_rows(
     match_counts: Mapping[str, Mapping[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """What ``topics list`` shows; ``match_counts`` (topic id -> {"day", "week"}) once stored."""
+    from monitor.pipeline.match import expand_query
+    from monitor.pipeline.match.explain import expand_text
+
     rows = []
     for topic in definitions:
         row: dict[str, Any] = {
@@ -110,6 +108,8 @@ def topic_rows(
 @pass_context
 def test_topics(ctx: CliContext, source: str, jsonl: TextIO | None, as_json: bool) -> None:
     """How a text matches each topic: FILE (first line the title), - for stdin, or a URL."""
+    from monitor.pipeline.match.explain import match_dict
+
     matcher = ctx.matcher()
     if jsonl is not None:
         failed = _test_batch(matcher, jsonl)
@@ -168,6 +168,8 @@ def _print_result(result: TopicMatch, min_score: float) -> None:
 
 def _test_batch(matcher: Matcher, lines: TextIO) -> int:
     """One output line per input line; a bad line gives an ``error`` line. Returns failures."""
+    from monitor.pipeline.match.metrics import LabelError
+
     failed = 0
     for number, record in _json_lines(lines):
         if isinstance(record, str):
@@ -193,6 +195,8 @@ def _test_batch(matcher: Matcher, lines: TextIO) -> int:
 
 
 def _batch_document(record: Mapping[str, Any]) -> Document:
+    from monitor.pipeline.match.metrics import LabelError
+
     for name in ("id", "title", "text"):
         if name not in record:
             raise LabelError(f"field {name!r} is missing")
@@ -234,6 +238,13 @@ def eval_topics(
     ctx: CliContext, labelled: TextIO, label_map: str, by_language: bool, as_json: bool
 ) -> None:
     """Precision, recall and F1 of each topic on labelled articles, with what it got wrong."""
+    from monitor.pipeline.match.metrics import (
+        LabelError,
+        example_from_record,
+        parse_label_map,
+        tally,
+    )
+
     matcher = ctx.matcher()
     try:
         renames = parse_label_map(label_map)
@@ -292,6 +303,8 @@ def _print_tallies(tallies: Sequence[Tally]) -> None:
 @pass_context
 def suggest(ctx: CliContext, seed: Path, topic_id: str | None) -> None:
     """Draft a topic (YAML) from a seed story: names, numbers, phrases and matching lists."""
+    from monitor.pipeline.match.suggest import suggest_topic
+
     config = ctx.config()
     text = seed.read_text(encoding="utf-8")
     draft_id = topic_id or _slug(seed.stem)
