@@ -1,4 +1,6 @@
-# The monitor daemon. Build context: the repository root.
+# monitor: `monitor run` (the single-process daemon) by default; docker-compose.yml
+# runs `monitor scheduler` and `monitor worker` from the same image. Build context:
+# the repository root.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -14,5 +16,7 @@ COPY seeds ./seeds
 RUN useradd --create-home --uid 10001 monitor && mkdir -p /app/data && chown monitor /app/data
 USER monitor
 
-HEALTHCHECK --interval=60s --timeout=10s --start-period=60s CMD ["monitor", "check"]
+# With MONITOR_METRICS__LISTEN set, asks the running process's /healthz; without it,
+# checks that the database answers at the current schema revision.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=60s CMD ["monitor", "health"]
 CMD ["monitor", "run"]

@@ -13,6 +13,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.server import ThreadingHTTPServer
 
 from monitor.config import Config
 from monitor.errors import StorageError
@@ -38,7 +39,7 @@ async def open_pipeline(
     With ``stop`` (the daemon), an unreachable or locked database is waited for, with
     backoff, until it answers or ``stop`` is set; without it, the error is raised.
     """
-    store = await _open_store(config.settings.database.url, stop)
+    store = await open_store(config.settings.database.url, stop)
     extraction = config.settings.extraction
     extractor = ExtractorPool(extraction.workers, extraction.timeout_seconds)
     try:
@@ -49,7 +50,7 @@ async def open_pipeline(
         store.close()
 
 
-async def _open_store(url: str, stop: asyncio.Event | None) -> Store:
+async def open_store(url: str, stop: asyncio.Event | None) -> Store:
     delay = 1.0
     while True:
         try:
@@ -74,6 +75,8 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    listen = config.settings.metrics.listen
+    beat, server = serve_metrics(config, "daemon", listen) if listen else (None, None)
     with StoreLock.for_url(config.settings.database.url):
         async with open_pipeline(config, matcher, stop=stop) as pipeline:
             scheduler = build_scheduler(pipeline, config)
@@ -88,7 +91,49 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
             log.info("daemon.stopping")
             scheduler.shutdown(wait=False)
             await _drain(pipeline)
+    if beat is not None:
+        beat.cancel()
+    if server is not None:
+        server.shutdown()
     log.info("daemon.stopped")
+
+
+def serve_metrics(
+    config: Config, role: str, listen: str
+) -> tuple[asyncio.Task[None], ThreadingHTTPServer | None]:
+    """Serve ``/metrics`` and ``/healthz`` for this process; the loop's heartbeat task.
+
+    A port that cannot be bound is logged, not fatal: the process's real work matters
+    more than its dashboard."""
+    from monitor import metrics
+    from monitor.storage.schedule import feeds_by_health, feeds_due, task_queue_depth
+    from monitor.storage.store import utcnow
+
+    liveness = metrics.Liveness(role)
+    beat = asyncio.get_running_loop().create_task(liveness.beat(), name="liveness")
+    try:
+        store = Store.open(config.settings.database.url, migrate=False)
+    except StorageError as exc:
+        log.error("metrics.no_database", error=str(exc))
+        return beat, None
+
+    def state() -> dict[str, dict[tuple[str, ...], float]]:
+        due: dict[tuple[str, ...], float] = {("feeds_due", "todo"): feeds_due(store, utcnow())}
+        return {"feeds": feeds_by_health(store), "queue": task_queue_depth(store) or due}
+
+    liveness.check_database = store.ping
+    metrics.STATE.read = state
+    try:
+        server = metrics.serve(listen, liveness)
+    except OSError as exc:
+        log.error(
+            "metrics.cannot_listen",
+            listen=listen,
+            error=str(exc),
+            advice="set metrics.listen to a free host:port, or leave it empty",
+        )
+        return beat, None
+    return beat, server
 
 
 async def _drain(pipeline: Pipeline) -> None:

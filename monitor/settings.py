@@ -60,6 +60,39 @@ class ExtractionSettings(Section):
     """Below this, the page's extraction counts as failed and the feed summary is kept."""
 
 
+class WorkersSettings(Section):
+    """The distributed path: `monitor scheduler` and `monitor worker` on PostgreSQL."""
+
+    concurrency: Annotated[int, Field(ge=1, le=500)] = 10
+    """Tasks one worker runs at once (its default; `monitor worker --concurrency` wins)."""
+    schedule_seconds: Annotated[int, Field(ge=1, le=59)] = 5
+    """How often the scheduler looks for due feeds."""
+    heartbeat_seconds: Annotated[float, Field(gt=0, le=300)] = 5
+    stalled_after_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
+    """A worker silent this long is taken for dead and its tasks are run again elsewhere."""
+    poll_lease_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
+    """A claimed feed is not claimed again for this long unless its poll finishes first."""
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 30
+    """On SIGTERM, tasks in flight get this long; the rest go back to the queue."""
+
+
+class MetricsSettings(Section):
+    listen: str | None = None
+    """``host:port`` of the Prometheus endpoint (and ``/healthz``); ``None``: none."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isascii() or not port.isdigit():
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9464")
+        if not 0 < int(port) < 65536:
+            raise ValueError("port must be between 1 and 65535")
+        return value
+
+
 class StorageSettings(Section):
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     """Unmatched articles keep their text this long, for backtesting changed topics."""
@@ -252,6 +285,8 @@ class Settings(Section):
     dedup: DedupSettings = DedupSettings()
     subscribers: list[SubscriberSettings] = []
     digest: DigestSettings = DigestSettings()
+    workers: WorkersSettings = WorkersSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 # --- the feed list ----------------------------------------------------------

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from monitor import metrics
 from monitor.config import Config
 from monitor.digest.compose import Content, Envelope, Footer, Kind, Recipient, compose
 from monitor.digest.group import Selection, select_stories
@@ -187,6 +188,7 @@ class Digests:
         except DeliveryError as exc:
             if not exc.temporary:
                 db.mark_failed(self.store, queued.id, str(exc))
+                metrics.MAILS_FAILED.inc()
                 bound.error("digest.refused", error=str(exc), attempts=queued.attempts)
                 return "failed"
             retry_at = self.clock() + self.backoff(queued.attempts)
@@ -194,6 +196,7 @@ class Digests:
             bound.warning("digest.retrying", error=str(exc), retry_at=retry_at.isoformat())
             return "retrying"
         db.mark_sent(self.store, queued.id, self.clock())
+        metrics.MAILS_SENT.inc()
         bound.info("digest.sent", message_id=queued.message_id, attempts=queued.attempts)
         return "sent"
 

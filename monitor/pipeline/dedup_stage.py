@@ -8,7 +8,10 @@ re-read or re-shingle any article text for near-duplicates.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +22,8 @@ from monitor.pipeline.dedup import (
     DedupDecision,
     Fingerprint,
     NearDuplicateIndex,
+    Signature,
+    SignatureError,
     StoryDecision,
     StoryFeatures,
     StoryIndex,
@@ -32,6 +37,7 @@ from monitor.settings import DedupSettings
 from monitor.storage.store import DuplicateLink, Store, utcnow
 
 log = get_logger("monitor.dedup")
+LOCK_RETRY_SECONDS = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +66,41 @@ class Folded:
 
 
 class Deduplicator:
-    def __init__(self, store: Store, settings: DedupSettings) -> None:
+    """The dedup indexes of one process.
+
+    ``shared``: other processes write articles to the same database (PostgreSQL
+    workers). Then every fold-and-save runs inside `exclusive`, which holds the
+    database-wide article write lock and first indexes what the others stored since
+    this process last looked.
+    """
+
+    def __init__(self, store: Store, settings: DedupSettings, *, shared: bool = False) -> None:
         self.store = store
         self.settings = settings
+        self.shared = shared
+        self._turn = asyncio.Lock()
         started = time.monotonic()
+        # Read before loading: rows stored meanwhile are caught up (and skipped if seen).
+        self._seen_up_to = store.last_article_id()
         self.near = NearDuplicateIndex.from_rows(
             store.signatures(), bands=settings.lsh_bands, rows_per_band=settings.lsh_rows
         )
         if self.near.skipped:
             self._resign(self.near.skipped)
         self.stories = StoryIndex(settings)
-        window = timedelta(days=settings.story_window_days)
-        for article in store.story_members(utcnow() - window):
+        self._add_story_members(0)
+        log.info(
+            "dedup.indexes_loaded",
+            signatures=len(self.near),
+            story_articles=len(self.stories),
+            duration=round(time.monotonic() - started, 3),
+        )
+
+    def _add_story_members(self, after_id: int) -> None:
+        window = timedelta(days=self.settings.story_window_days)
+        for article in self.store.story_members(utcnow() - window, after_id):
+            if article.id in self.stories:
+                continue
             features = story_features(
                 article.title, article.text, article.published, frozenset(article.topics)
             )
@@ -82,12 +111,41 @@ class Deduplicator:
                 outlet=article.outlet,
                 story_id=article.story_id,
             )
-        log.info(
-            "dedup.indexes_loaded",
-            signatures=len(self.near),
-            story_articles=len(self.stories),
-            duration=round(time.monotonic() - started, 3),
-        )
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Around one fold-and-save: alone among all processes, with indexes up to date.
+
+        Waiting for another process's turn yields to the event loop, so this
+        process's fetches and extractions go on meanwhile."""
+        if not self.shared:
+            yield
+            return
+        async with self._turn:
+            lock = self.store.article_write_lock()
+            try:
+                # Another process holds it for a few milliseconds (one save): ask often.
+                while not lock.try_acquire():
+                    await asyncio.sleep(LOCK_RETRY_SECONDS)
+                self._catch_up()
+                yield
+            finally:
+                lock.release()
+
+    def _catch_up(self) -> None:
+        """Index the originals other processes stored since this one last looked."""
+        after, last = self._seen_up_to, self.store.last_article_id()
+        if last == after:
+            return
+        for article_id, data in self.store.signatures(after):
+            if article_id not in self.near:
+                try:
+                    self.near.add(article_id, Signature.from_bytes(data))
+                except SignatureError:
+                    log.warning("dedup.unreadable_signature", article=article_id)
+            self._seen_up_to = max(self._seen_up_to, article_id)
+        self._add_story_members(after)
+        self._seen_up_to = max(self._seen_up_to, last)
 
     @staticmethod
     def canonical_url(
@@ -99,10 +157,12 @@ class Deduplicator:
         except InvalidURLError:
             return url
 
-    def fold(self, article: Article, page_canonical: str | None, final_url: str) -> Folded:
-        """Is ``article`` a copy of a stored one, and which story does it join?"""
+    def fingerprint(
+        self, article: Article, page_canonical: str | None, final_url: str
+    ) -> Fingerprint:
+        """The article's keys and signature: pure work, done before `exclusive`."""
         try:
-            fp = fingerprint(
+            return fingerprint(
                 article.url,
                 article.text,
                 page_canonical=page_canonical,
@@ -110,7 +170,10 @@ class Deduplicator:
                 settings=self.settings,
             )
         except InvalidURLError:
-            fp = Fingerprint(article.canonical_url, None, None)
+            return Fingerprint(article.canonical_url, None, None)
+
+    def fold(self, article: Article, fp: Fingerprint) -> Folded:
+        """Is ``article`` a copy of a stored one, and which story does it join?"""
         decision = decide(fp, self.store, self.near, self.settings)
         story = None
         topics = _matched_topics(article)
@@ -120,6 +183,7 @@ class Deduplicator:
 
     def remember(self, article_id: int, folded: Folded, article: Article) -> None:
         """Index a newly stored original so later copies and follow-ups find it."""
+        self._seen_up_to = max(self._seen_up_to, article_id)
         if folded.decision.is_duplicate:
             return
         if folded.fingerprint.signature is not None and article_id not in self.near:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from monitor import metrics
 from monitor.config import Config
 from monitor.digest.alerts import check_alerts
 from monitor.errors import ExtractError, FeedParseError, FetchError, StorageError
@@ -38,6 +39,9 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+EntryQueue = Callable[[FeedRecord, list[Entry]], Awaitable[None]]
+"""Where a feed's new entries go instead of being ingested in this process (workers)."""
 
 
 @dataclass
@@ -88,13 +92,19 @@ class Pipeline:
         fetcher: Fetcher,
         extractor: ExtractorPool,
         matcher: Matcher,
+        *,
+        entry_queue: EntryQueue | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.extractor = extractor
         self.matcher = matcher
-        self.dedup = Deduplicator(store, config.settings.dedup)
+        self.entry_queue = entry_queue
+        # On PostgreSQL other processes may store articles too.
+        self.dedup = Deduplicator(
+            store, config.settings.dedup, shared=store.dialect == "postgresql"
+        )
         self._specs = {spec.url: spec for spec in config.feeds}
         polling = config.settings.polling
         self._pages = asyncio.Semaphore(polling.concurrency * 2)
@@ -139,6 +149,7 @@ class Pipeline:
         except StorageError as exc:
             bound.error("feed.storage_error", error=str(exc))
             return FeedReport(record.url, "failed", error=str(exc))
+        metrics.FEED_POLLS.labels(report.outcome).inc()
         level = "warning" if report.outcome == "failed" else "info"
         getattr(bound, level)(
             "feed.polled",
@@ -154,13 +165,15 @@ class Pipeline:
 
     async def _poll(self, record: FeedRecord) -> FeedReport:
         try:
-            result = await self.fetcher.get(
-                record.state.moved_to or record.url,
-                etag=record.etag,
-                last_modified=record.last_modified,
-                accept=FEED_ACCEPT,
-            )
+            with metrics.timed("fetch_feed"):
+                result = await self.fetcher.get(
+                    record.state.moved_to or record.url,
+                    etag=record.etag,
+                    last_modified=record.last_modified,
+                    accept=FEED_ACCEPT,
+                )
         except FetchError as exc:
+            metrics.FEED_FAILURES.labels(metrics.failure_kind(exc.status, exc.reason)).inc()
             outcome = feed_rules.PollOutcome(
                 "failed", exc.status, exc.reason, retry_after=exc.retry_after
             )
@@ -175,8 +188,10 @@ class Pipeline:
             self._save_state(record, feed_rules.PollOutcome("unchanged", result.status), True)
             return FeedReport(record.url, "unchanged")
         try:
-            parsed = parse_feed(result.body, result.final_url, result.content_type)
+            with metrics.timed("parse"):
+                parsed = parse_feed(result.body, result.final_url, result.content_type)
         except FeedParseError as exc:
+            metrics.FEED_FAILURES.labels("parse").inc()
             outcome = feed_rules.PollOutcome("failed", result.status, exc.reason)
             self._save_state(record, outcome, keep_validators=True)
             return FeedReport(record.url, "failed", error=str(exc))
@@ -259,10 +274,13 @@ class Pipeline:
             )
             fresh = fresh[:budget]
         report.entries_new = len(fresh)
+        if self.entry_queue is not None:
+            await self.entry_queue(record, fresh)
+            return report
         # Every ingest finishes before a failure is raised: none is left running unowned,
         # racing the next poll of this feed.
         outcomes = await asyncio.gather(
-            *(self._ingest(record, entry) for entry in fresh), return_exceptions=True
+            *(self.ingest_entry(record, entry) for entry in fresh), return_exceptions=True
         )
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:
@@ -282,13 +300,23 @@ class Pipeline:
         seen = self.store.entries_seen_since(record.id, utcnow() - timedelta(days=1))
         return max(cap - seen, 0)
 
-    async def _ingest(self, record: FeedRecord, entry: Entry) -> str:
+    async def ingest_entry(self, record: FeedRecord, entry: Entry) -> str:
         """Take one new entry all the way to storage; returns what became of it."""
+        outcome = await self._ingest(record, entry)
+        if outcome == "duplicate":
+            metrics.ARTICLES_FOLDED.inc()
+        else:
+            metrics.ARTICLES_STORED.inc()
+        if outcome == "matched":
+            metrics.ARTICLES_MATCHED.inc()
+        return outcome
+
+    async def _ingest(self, record: FeedRecord, entry: Entry) -> str:
         spec = self._specs.get(record.url, FeedSpec(record.url, record.name))
         if entry.link is None:
             # Nothing to fetch: the entry is the article, identified within its feed.
             url = f"{record.url}#entry-{hashlib.sha256(entry.key.encode()).hexdigest()[:16]}"
-            return self._save(record, entry, self._article(spec, entry, None, None, url))
+            return await self._save(record, entry, self._article(spec, entry, None, None, url))
         known = self.store.by_canonical_url(self.dedup.canonical_url(entry.link))
         if known is not None:
             self.store.record_entry(record.id, entry.key, entry.link, known)
@@ -296,16 +324,18 @@ class Pipeline:
         async with self._pages:
             page, final_url, error = await self._fetch_page(entry.link)
         article = self._article(spec, entry, page, error, final_url)
-        return self._save(record, entry, article, page, final_url)
+        return await self._save(record, entry, article, page, final_url)
 
     async def _fetch_page(self, url: str) -> tuple[ExtractedPage | None, str, str | None]:
         try:
-            result = await self.fetcher.get(url, accept=PAGE_ACCEPT)
+            with metrics.timed("fetch_page"):
+                result = await self.fetcher.get(url, accept=PAGE_ACCEPT)
         except FetchError as exc:
             log.info("page.fetch_failed", url=url, status=exc.status, error=exc.reason)
             return None, url, str(exc)
         try:
-            page = await self.extractor.extract(result.body, result.final_url)
+            with metrics.timed("extract"):
+                page = await self.extractor.extract(result.body, result.final_url)
         except ExtractError as exc:
             log.info("page.extract_failed", url=url, error=exc.reason)
             return None, result.final_url, str(exc)
@@ -335,6 +365,8 @@ class Pipeline:
             else final_url
         )
         document = Document(title=title, text=text, language=language)
+        with metrics.timed("match"):
+            matches = self.matcher.match(document)
         return Article(
             url=url,
             feed_url=spec.url,
@@ -347,10 +379,10 @@ class Pipeline:
             author=entry.author or (page.author if page else None),
             canonical_url=canonical,
             extract_error=error,
-            matches=self.matcher.match(document),
+            matches=matches,
         )
 
-    def _save(
+    async def _save(
         self,
         record: FeedRecord,
         entry: Entry,
@@ -358,25 +390,29 @@ class Pipeline:
         page: ExtractedPage | None = None,
         final_url: str | None = None,
     ) -> str:
-        """Fold duplicates and stories, then store; no await in between, so the
-        in-memory indexes and the store never disagree within this process."""
-        folded = self.dedup.fold(
+        """Fold duplicates and stories, then store; no await between deciding and
+        storing, so the in-memory indexes and the store never disagree within this
+        process (and, with `Deduplicator.exclusive`, none of those sharing the store)."""
+        fingerprint = self.dedup.fingerprint(
             article, page.canonical_url if page else None, final_url or article.url
         )
-        story = folded.story
-        article_id = self.store.save_article(
-            record.id,
-            entry.key,
-            article,
-            content_hash=folded.content_hash,
-            signature=folded.signature,
-            duplicate=folded.link,
-            story_id=story.story_id if story else None,
-            own_story=story is not None and story.story_id is None,
-        )
+        with metrics.timed("dedup_store"):
+            async with self.dedup.exclusive():
+                folded = self.dedup.fold(article, fingerprint)
+                story = folded.story
+                article_id = self.store.save_article(
+                    record.id,
+                    entry.key,
+                    article,
+                    content_hash=folded.content_hash,
+                    signature=folded.signature,
+                    duplicate=folded.link,
+                    story_id=story.story_id if story else None,
+                    own_story=story is not None and story.story_id is None,
+                )
+                self.dedup.remember(article_id, folded, article)
         if folded.decision.is_duplicate:
             return "duplicate"
-        self.dedup.remember(article_id, folded, article)
         return "matched" if any(m.matched for m in article.matches) else "stored"
 
 

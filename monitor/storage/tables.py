@@ -73,7 +73,10 @@ class EntryRow(Base):
     """Every feed entry ever seen, so that no entry's page is fetched twice."""
 
     __tablename__ = "entries"
-    __table_args__ = (UniqueConstraint("feed_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("feed_id", "key"),
+        Index("ix_entries_feed_id_seen_at", "feed_id", "seen_at"),  # the daily cap's count
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
@@ -187,3 +190,13 @@ class AlertRow(Base):
     key: Mapped[str] = mapped_column(String(100))  # story id, or the burst's hour
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
+
+
+class ScheduleClaimRow(Base):
+    """A piece of scheduled work (a digest slot, say) claimed by the first process to
+    get there; with several schedulers and workers, the key makes it happen once."""
+
+    __tablename__ = "schedule_claims"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    claimed_at: Mapped[datetime]

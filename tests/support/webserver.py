@@ -46,6 +46,7 @@ class Request(NamedTuple):
     path: str  # the request target as sent, query string included
     headers: dict[str, str]  # names lower-cased
     status: int | None  # None when nothing was answered (hang, reset before headers)
+    client: str = ""  # the peer's address
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,14 @@ Route = _Static | Fault
 class LocalWeb:
     """An HTTP server on ``127.0.0.1`` and a free port; starts on construction."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, Route] = {}
         self._versions: dict[str, int] = {}
         self._log: list[Request] = []
         self.stop = threading.Event()
-        self._server = _Server(self)
-        self.host, self.port = "127.0.0.1", self._server.server_address[1]
+        self._server = _Server(self, host)
+        self.host, self.port = host, self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -264,16 +265,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default 5 drops SYNs under 50 concurrent connects
 
-    def __init__(self, web: LocalWeb) -> None:
+    def __init__(self, web: LocalWeb, host: str) -> None:
         self.web = web
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((host, 0), _Handler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind would do a reverse DNS lookup of the address.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+        self.server_name, self.server_port = self.server_address[0], self.server_address[1]
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
@@ -356,7 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_only(self, status: int | None) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.web.record(Request(self.command, self.target, headers, status))
+        client = str(self.client_address[0])
+        self.server.web.record(Request(self.command, self.target, headers, status, client))
 
     def start(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
         self.log_only(status)

@@ -74,6 +74,9 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._members)
 
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._members
+
     def decide(self, features: StoryFeatures) -> StoryDecision:
         """Join the best story within the window and above the score, or start a new one."""
         best: tuple[float, int] | None = None

@@ -1,0 +1,240 @@
+"""What each task does. Every task is safe to run twice: a retry after a crash, or
+the rare second run, finds the work done (idempotent writes, claims) and stops.
+
+Worker tasks: ``poll_feed`` (one feed: fetch, parse, queue its new entries),
+``ingest_entry`` (one entry: fetch page, extract, match, dedup, store),
+``send_digest`` (one subscriber's digest for one scheduled slot) and
+``deliver_outbox``. Scheduler tasks (periodic): ``schedule_feeds``,
+``schedule_digests``, ``retry_stalled`` and ``prune``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import procrastinate
+from apscheduler.triggers.base import BaseTrigger
+from procrastinate.exceptions import AlreadyEnqueued
+
+from monitor.config import Config
+from monitor.digest.alerts import check_alerts
+from monitor.digest.jobs import subscriber_trigger
+from monitor.digest.run import Digests
+from monitor.distributed import engine
+from monitor.log import get_logger
+from monitor.models import Entry
+from monitor.pipeline.run import Pipeline
+from monitor.storage import schedule
+from monitor.storage.store import FeedRecord, Store, utcnow
+
+log = get_logger("monitor.tasks")
+PRUNE_CRON = "17 */6 * * *"
+CLAIMS_KEPT = timedelta(days=30)
+
+
+@dataclass
+class Runtime:
+    """What tasks in one process share; handed to each task in its job context."""
+
+    config: Config
+    store: Store
+    app: procrastinate.App
+    pipeline: Pipeline | None = None  # workers only
+    digests: Digests = field(init=False)
+    _feeds: dict[int, FeedRecord] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.digests = Digests(self.store, self.config)
+
+    def feed(self, feed_id: int) -> FeedRecord | None:
+        """A feed's identity for ingesting its entries (its poll state is not needed,
+        so a copy read once serves every entry of the feed)."""
+        if feed_id not in self._feeds:
+            record = self.store.feed_by_id(feed_id)
+            if record is None:
+                return None
+            self._feeds[feed_id] = record
+        return self._feeds[feed_id]
+
+    def need_pipeline(self) -> Pipeline:
+        if self.pipeline is None:
+            raise RuntimeError("this task runs on workers, not on the scheduler")
+        return self.pipeline
+
+    async def queue_entries(self, record: FeedRecord, entries: list[Entry]) -> None:
+        """A feed's new entries become one task each, spread over all workers.
+
+        The queueing lock keeps one waiting task per entry, so a feed polled again
+        before its entries are done does not queue them twice."""
+        for entry in entries:
+            key = hashlib.sha256(entry.key.encode()).hexdigest()[:24]
+            task = self.app.configure_task("ingest_entry", queueing_lock=f"entry:{record.id}:{key}")
+            try:
+                await task.defer_async(feed_id=record.id, entry=entry_to_json(entry))
+            except AlreadyEnqueued:
+                continue
+
+
+def runtime_of(context: procrastinate.JobContext) -> Runtime:
+    runtime = context.additional_context["runtime"]
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+# --- worker tasks -------------------------------------------------------------
+
+
+async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
+    runtime = runtime_of(context)
+    record = runtime.store.feed_by_id(feed_id)
+    if record is None:  # removed since it was scheduled
+        return
+    await runtime.need_pipeline().poll_feed(record)
+
+
+async def ingest_entry(
+    context: procrastinate.JobContext, feed_id: int, entry: dict[str, Any]
+) -> None:
+    runtime = runtime_of(context)
+    record = runtime.feed(feed_id)
+    if record is None:
+        return
+    outcome = await runtime.need_pipeline().ingest_entry(record, entry_from_json(entry))
+    if outcome == "matched":
+        await check_alerts(runtime.store, runtime.config)
+
+
+async def send_digest(context: procrastinate.JobContext, subscriber: str, slot: str) -> None:
+    """One subscriber's digest for the slot ``slot`` — once, however often it is run."""
+    runtime = runtime_of(context)
+    if not schedule.claim_once(runtime.store, f"digest:{subscriber}:{slot}", utcnow()):
+        log.info("digest.slot_taken", subscriber=subscriber, slot=slot)
+        return
+    report = await runtime.digests.run(subscriber, scheduled=True)
+    log.info("digest.job", subscriber=subscriber, slot=slot, sent=report.sent)
+
+
+async def deliver_outbox(context: procrastinate.JobContext, timestamp: int) -> None:
+    await runtime_of(context).digests.deliver()
+
+
+# --- scheduler tasks ----------------------------------------------------------
+
+
+async def schedule_feeds(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Claim the feeds that are due and queue one poll each."""
+    runtime = runtime_of(context)
+    settings = runtime.config.settings.workers
+    urls = {spec.url for spec in runtime.config.feeds}
+    lease = timedelta(minutes=settings.poll_lease_minutes)
+    claimed = schedule.claim_due_feeds(runtime.store, urls, utcnow(), lease)
+    for feed_id in claimed:
+        task = runtime.app.configure_task(
+            "poll_feed", lock=f"feed:{feed_id}", queueing_lock=f"poll:{feed_id}"
+        )
+        try:
+            await task.defer_async(feed_id=feed_id)
+        except AlreadyEnqueued:
+            continue
+    if claimed:
+        log.info("schedule.feeds_queued", feeds=len(claimed))
+
+
+async def schedule_digests(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Queue the digests whose scheduled time fell within the minute of ``timestamp``."""
+    runtime = runtime_of(context)
+    tick = datetime.fromtimestamp(timestamp, UTC)
+    for subscriber in runtime.config.settings.subscribers:
+        fire = due_slot(subscriber_trigger(subscriber), tick)
+        if fire is None:
+            continue
+        slot = fire.isoformat(timespec="minutes")
+        task = runtime.app.configure_task(
+            "send_digest", queueing_lock=f"digest:{subscriber.name}:{slot}"
+        )
+        try:
+            await task.defer_async(subscriber=subscriber.name, slot=slot)
+        except AlreadyEnqueued:
+            continue
+
+
+def due_slot(trigger: BaseTrigger, tick: datetime) -> datetime | None:
+    """The scheduled time (UTC) within the minute ending at ``tick``, if there is one."""
+    fire: datetime | None = trigger.get_next_fire_time(None, tick - timedelta(seconds=59))
+    if fire is None or fire > tick:
+        return None
+    return fire.astimezone(UTC)
+
+
+async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Put the jobs of workers that stopped sending heartbeats back in the queue."""
+    runtime = runtime_of(context)
+    manager = runtime.app.job_manager
+    stalled_after = runtime.config.settings.workers.stalled_after_seconds
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
+        await manager.retry_job(job)
+        log.warning("task.stalled_retried", job=job.id, task=job.task_name)
+
+
+async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
+    runtime = runtime_of(context)
+    pruned = runtime.store.prune(runtime.config.settings.storage.retention_days)
+    schedule.forget_claims(runtime.store, utcnow() - CLAIMS_KEPT)
+    log.info("store.pruned", articles=len(pruned))
+
+
+WORKER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
+    "poll_feed": (poll_feed, engine.QUEUE_POLL),
+    "ingest_entry": (ingest_entry, engine.QUEUE_PAGE),
+    "send_digest": (send_digest, engine.QUEUE_MAIL),
+    "deliver_outbox": (deliver_outbox, engine.QUEUE_MAIL),
+}
+SCHEDULER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
+    "schedule_feeds": (schedule_feeds, engine.QUEUE_SCHEDULE),
+    "schedule_digests": (schedule_digests, engine.QUEUE_SCHEDULE),
+    "retry_stalled": (retry_stalled, engine.QUEUE_SCHEDULE),
+    "prune": (prune, engine.QUEUE_SCHEDULE),
+}
+
+
+def build_task_app(config: Config, *, scheduler: bool, pool_size: int) -> procrastinate.App:
+    """Every process knows every task (to defer it); only schedulers defer periodic ones."""
+    app = engine.build_app(
+        config.settings.database.url, {**WORKER_TASKS, **SCHEDULER_TASKS}, pool_size=pool_size
+    )
+    if scheduler:
+        every = config.settings.workers.schedule_seconds
+        engine.add_periodic(app, "schedule_feeds", f"* * * * * */{every}")
+        engine.add_periodic(app, "retry_stalled", "* * * * * */10")
+        engine.add_periodic(app, "schedule_digests", "* * * * *")
+        engine.add_periodic(app, "deliver_outbox", "* * * * * */30")
+        engine.add_periodic(app, "prune", PRUNE_CRON)
+    return app
+
+
+def entry_to_json(entry: Entry) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "link": entry.link,
+        "title": entry.title,
+        "summary": entry.summary,
+        "published": entry.published.isoformat() if entry.published else None,
+        "author": entry.author,
+        "guid": entry.guid,
+    }
+
+
+def entry_from_json(data: dict[str, Any]) -> Entry:
+    published = data.get("published")
+    return Entry(
+        key=str(data["key"]),
+        link=data.get("link"),
+        title=str(data.get("title") or ""),
+        summary=str(data.get("summary") or ""),
+        published=datetime.fromisoformat(published) if published else None,
+        author=data.get("author"),
+        guid=data.get("guid"),
+    )

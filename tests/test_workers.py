@@ -1,0 +1,152 @@
+"""Several worker processes on one PostgreSQL database, as a deployment runs them.
+
+A scheduler and three workers ingest a few hundred local feeds; afterwards every
+article is stored once, every feed and page was fetched once (one due time: the
+interval is an hour), and each digest slot was mailed once. The same with a worker
+killed by SIGKILL in the middle: its jobs are taken over by the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.cluster import Cluster, count, write_cluster_config
+from tests.support.db import query
+from tests.support.sites import Site, build_site, load_devset_articles, synthetic_articles
+from tests.support.smtp import LocalSMTP
+from tests.support.webserver import LocalWeb
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        os.environ.get("MONITOR_TEST_DATABASE", "sqlite") != "postgresql",
+        reason="workers need PostgreSQL: these run in the PostgreSQL pass "
+        "(MONITOR_TEST_DATABASE=postgresql)",
+    ),
+]
+
+
+def publish(web: LocalWeb, feeds: int, per_feed: int) -> Site:
+    articles = load_devset_articles() + synthetic_articles(feeds * per_feed, seed=11)
+    return build_site(web, articles[: feeds * per_feed], feeds=feeds)
+
+
+def page_paths(site: Site) -> list[str]:
+    return [urlsplit(site.url_of(article.id)).path for article in site.articles]
+
+
+def assert_each_fetched_once(web: LocalWeb, site: Site) -> None:
+    counts = Counter(urlsplit(r.path).path for r in web.requests)
+    feeds = {urlsplit(feed.url).path: counts[urlsplit(feed.url).path] for feed in site.feeds}
+    assert set(feeds.values()) == {1}, {p: n for p, n in feeds.items() if n != 1}
+    pages = {path: counts[path] for path in page_paths(site)}
+    assert set(pages.values()) == {1}, {p: n for p, n in pages.items() if n != 1}
+
+
+def assert_stored_once(postgres_url: str, site: Site) -> None:
+    stored = [row[0] for row in query(postgres_url, "SELECT url FROM articles")]
+    assert len(stored) == len(set(stored)) == len(site.articles)
+    assert {urlsplit(u).path for u in stored} == set(page_paths(site))
+    entries = query(postgres_url, "SELECT count(*), count(article_id) FROM entries")[0]
+    assert entries == (len(site.articles), len(site.articles))
+
+
+def test_three_workers_store_everything_once_and_mail_each_digest_once(
+    web: LocalWeb, postgres_url: str, tmp_path: Path
+) -> None:
+    site = publish(web, feeds=250, per_feed=8)
+    with LocalSMTP() as smtp:
+        subscriber = (
+            f"smtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  timeout: 5\n"
+            "subscribers:\n  - name: ana\n    email: ana@desk.test\n"
+            "    topics: [nk-troops, nk-russia-pact]\n"
+            '    schedule: "* * * * *"\n    send_empty: true\n'
+        )
+        config = write_cluster_config(
+            tmp_path / "config", postgres_url, site.feed_urls, extra=subscriber
+        )
+        cluster = Cluster(config, tmp_path)
+        try:
+            cluster.scheduler()
+            for n in range(3):
+                cluster.worker(f"worker-{n}")
+            cluster.wait_for(
+                lambda: count(postgres_url, "SELECT count(*) FROM articles") == len(site.articles),
+                timeout=300,
+                what=f"{len(site.articles)} articles",
+            )
+            cluster.wait_for(lambda: len(smtp.received) >= 1, timeout=90, what="a digest")
+            # The minute a digest went out may still be in flight elsewhere: let it settle.
+            cluster.wait_for(
+                lambda: (
+                    count(postgres_url, "SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0
+                ),
+                timeout=60,
+                what="the outbox to empty",
+            )
+        finally:
+            codes = cluster.stop()
+        slots = query(postgres_url, "SELECT key FROM schedule_claims WHERE key LIKE 'digest:%'")
+        received = [m["Message-ID"] for m in smtp.parsed()]
+    assert codes == dict.fromkeys(codes, 0), codes
+    assert_stored_once(postgres_url, site)
+    assert_each_fetched_once(web, site)
+    assert len(received) == len(set(received)) == len(slots) >= 1
+    workers_used = {
+        name
+        for name in ("worker-0", "worker-1", "worker-2")
+        if '"feed.polled"' in cluster.log(name)
+    }
+    assert len(workers_used) == 3  # the work really was spread
+
+
+def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
+    web: LocalWeb, postgres_url: str, tmp_path: Path
+) -> None:
+    site = publish(web, feeds=120, per_feed=10)
+    config = write_cluster_config(tmp_path / "config", postgres_url, site.feed_urls)
+    cluster = Cluster(config, tmp_path)
+    total = len(site.articles)
+    try:
+        cluster.scheduler()
+        for n in range(3):
+            cluster.worker(f"worker-{n}")
+        cluster.wait_for(
+            lambda: count(postgres_url, "SELECT count(*) FROM articles") >= total // 4,
+            timeout=300,
+            what="a quarter of the articles",
+        )
+        cluster.kill("worker-1")
+        cluster.wait_for(
+            lambda: count(postgres_url, "SELECT count(*) FROM articles") == total,
+            timeout=300,
+            what=f"all {total} articles after the kill",
+        )
+        # The killed worker's jobs stay "doing" until the scheduler sees its heartbeat
+        # stop and puts them back: a queue that drains proves they were taken over.
+        cluster.wait_for(
+            lambda: (
+                count(
+                    postgres_url,
+                    "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')",
+                )
+                == 0
+            ),
+            timeout=90,
+            what="the queue to drain",
+        )
+    finally:
+        codes = cluster.stop()
+    assert codes["worker-1"] == -9
+    assert all(code == 0 for name, code in codes.items() if name != "worker-1"), codes
+    assert_stored_once(postgres_url, site)
+    failed = query(postgres_url, "SELECT count(*) FROM procrastinate_jobs WHERE status='failed'")
+    assert failed[0][0] == 0
+    # Every feed was polled to the end: its validators are saved only after that.
+    unpolled = query(postgres_url, "SELECT count(*) FROM feeds WHERE body_hash IS NULL")
+    assert unpolled[0][0] == 0
