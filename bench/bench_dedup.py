@@ -443,6 +443,9 @@ def _version(package: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="stop at 100,000 articles")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"markdown file to write (default {RESULTS})"
+    )
     args = parser.parse_args()
     settings = DedupSettings()
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 300_000, 1_000_000]
@@ -465,8 +468,8 @@ def main() -> None:
         time.perf_counter() - started,
         args.quick,
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report, encoding="utf-8")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report, encoding="utf-8")
     print(report)
 
 

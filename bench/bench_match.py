@@ -271,6 +271,9 @@ def matched_share(matcher: Matcher, articles: Sequence[Document]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer articles and rounds")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"markdown file to write (default {RESULTS})"
+    )
     args = parser.parse_args()
     count, rounds = (300, 2) if args.quick else (1500, 3)
     rng = random.Random(11)
@@ -298,7 +301,7 @@ def main() -> None:
             share = matched_share(engine, sample)
             rows.append((label, corpus_label, len(naive.patterns), ours, theirs, share))
             print(f"{label:22} {corpus_label:18} {ours:8.0f}/s  naive {theirs:8.0f}/s", flush=True)
-    write(rows, time.perf_counter() - started, len(feed), args.quick)
+    write(rows, time.perf_counter() - started, len(feed), args.quick, args.output)
 
 
 def write(
@@ -306,6 +309,7 @@ def write(
     seconds: float,
     articles: int,
     quick: bool,
+    output: Path = RESULTS,
 ) -> None:
     command = "bench/bench_match.py" + (" --quick" if quick else "")
     lines = [
@@ -342,8 +346,8 @@ def write(
         "times an English one (each character is a token).",
     ]
     text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
     print()
     print(text)
 

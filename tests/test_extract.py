@@ -54,11 +54,12 @@ def test_pool_kills_an_overrunning_worker_and_keeps_working() -> None:
     async def scenario() -> str:
         pool = ExtractorPool(workers=1, timeout=30)
         try:
-            first_pool = pool._pool
+            [first] = pool._all
             pool.timeout = 0.0001  # no real page extracts this fast: the worker is killed
             with pytest.raises(ExtractError, match="longer than"):
                 await pool.extract(page_html(), "https://news.example/a")
-            assert pool._pool is not first_pool
+            assert not first.process.is_alive()
+            assert pool._all[0] is not first
             pool.timeout = 60
             page = await pool.extract(page_html(), "https://news.example/b")
             return page.text
@@ -66,3 +67,22 @@ def test_pool_kills_an_overrunning_worker_and_keeps_working() -> None:
             pool.close()
 
     assert "Paragraph 0: officials in Seoul" in asyncio.run(scenario())
+
+
+def test_a_dead_worker_is_replaced() -> None:
+    async def scenario() -> tuple[str, str]:
+        pool = ExtractorPool(workers=1, timeout=30)
+        try:
+            [first] = pool._all
+            first.process.kill()  # as the kernel would at the memory limit
+            first.process.join()
+            with pytest.raises(ExtractError) as died:
+                await pool.extract(page_html(), "https://news.example/a")
+            page = await pool.extract(page_html(), "https://news.example/b")
+            return str(died.value), page.text
+        finally:
+            pool.close()
+
+    error, text = asyncio.run(scenario())
+    assert "worker died" in error
+    assert "Paragraph 0: officials in Seoul" in text

@@ -89,6 +89,7 @@ def _claimed(candidate: str, base: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=16384)  # a link, its final URL and its canonical are often one string
 def _normalise(url: str) -> str:
     raw = _check(url)
     try:
