@@ -29,6 +29,9 @@ ARTICLE_WRITE_LOCK = 0x6D6F6E69  # any fixed key, the same in every process
 FEED_COLUMNS = tuple(FeedRow.__table__.columns)
 
 # Built once: constructing a statement costs more than running it (measured).
+# SAVE_FEED_POLL sets the columns named in the parameters it is run with.
+_FEEDS = FeedRow.metadata.tables["feeds"]
+SAVE_FEED_POLL = update(_FEEDS).where(_FEEDS.c.id == bindparam("feed_id"))
 _ORIGINAL = func.coalesce(ArticleRow.duplicate_of, ArticleRow.id)
 BY_CANONICAL_URL = select(_ORIGINAL).where(ArticleRow.canonical_url == bindparam("url"))
 BY_CONTENT_HASH = (
@@ -289,8 +292,9 @@ class Store:
             values.update(etag=etag, last_modified=last_modified, body_hash=body_hash)
         if title:
             values["title"] = title
+        values["feed_id"] = feed_id
         with self.transaction() as connection:
-            connection.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+            connection.execute(SAVE_FEED_POLL, values)
 
     # --- entries and articles ---------------------------------------------
 
