@@ -2,7 +2,7 @@
 the rare second run, finds the work done (idempotent writes, claims) and stops.
 
 Worker tasks: ``poll_feed`` (one feed: fetch, parse, queue its new entries),
-``ingest_entry`` (one entry: fetch page, extract, match, dedup, store),
+``ingest_entries`` (a few entries: fetch page, extract, match, dedup, store),
 ``send_digest`` (one subscriber's digest for one scheduled slot) and
 ``deliver_outbox``. Scheduler tasks (periodic): ``schedule_feeds``,
 ``schedule_digests``, ``retry_stalled`` and ``prune``.
@@ -10,6 +10,7 @@ Worker tasks: ``poll_feed`` (one feed: fetch, parse, queue its new entries),
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from monitor.storage import schedule
 from monitor.storage.store import FeedRecord, Store, utcnow
 
 log = get_logger("monitor.tasks")
+ENTRIES_PER_TASK = 10
 PRUNE_CRON = "17 */6 * * *"
 CLAIMS_KEPT = timedelta(days=30)
 
@@ -65,15 +67,20 @@ class Runtime:
         return self.pipeline
 
     async def queue_entries(self, record: FeedRecord, entries: list[Entry]) -> None:
-        """A feed's new entries become one task each, spread over all workers.
+        """A feed's new entries become tasks of up to `ENTRIES_PER_TASK`, spread over
+        all workers (a task per entry cost more in the queue than the entry's work).
 
-        The queueing lock keeps one waiting task per entry, so a feed polled again
+        The queueing lock keeps one waiting task per batch, so a feed polled again
         before its entries are done does not queue them twice."""
-        for entry in entries:
-            key = hashlib.sha256(entry.key.encode()).hexdigest()[:24]
-            task = self.app.configure_task("ingest_entry", queueing_lock=f"entry:{record.id}:{key}")
+        for start in range(0, len(entries), ENTRIES_PER_TASK):
+            batch = entries[start : start + ENTRIES_PER_TASK]
+            keys = hashlib.sha256("\n".join(entry.key for entry in batch).encode())
+            lock = f"entries:{record.id}:{keys.hexdigest()[:24]}"
+            task = self.app.configure_task("ingest_entries", queueing_lock=lock)
             try:
-                await task.defer_async(feed_id=record.id, entry=entry_to_json(entry))
+                await task.defer_async(
+                    feed_id=record.id, entries=[entry_to_json(entry) for entry in batch]
+                )
             except AlreadyEnqueued:
                 continue
 
@@ -95,16 +102,23 @@ async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     await runtime.need_pipeline().poll_feed(record)
 
 
-async def ingest_entry(
-    context: procrastinate.JobContext, feed_id: int, entry: dict[str, Any]
+async def ingest_entries(
+    context: procrastinate.JobContext, feed_id: int, entries: list[dict[str, Any]]
 ) -> None:
     runtime = runtime_of(context)
     record = runtime.feed(feed_id)
     if record is None:
         return
-    outcome = await runtime.need_pipeline().ingest_entry(record, entry_from_json(entry))
-    if outcome == "matched":
+    pipeline = runtime.need_pipeline()
+    outcomes = await asyncio.gather(
+        *(pipeline.ingest_entry(record, entry_from_json(entry)) for entry in entries),
+        return_exceptions=True,
+    )
+    if "matched" in outcomes:
         await check_alerts(runtime.store, runtime.config)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:  # the task is retried; the entries already stored are skipped then
+        raise failures[0]
 
 
 async def send_digest(context: procrastinate.JobContext, subscriber: str, slot: str) -> None:
@@ -188,7 +202,7 @@ async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
 
 WORKER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
     "poll_feed": (poll_feed, engine.QUEUE_POLL),
-    "ingest_entry": (ingest_entry, engine.QUEUE_PAGE),
+    "ingest_entries": (ingest_entries, engine.QUEUE_PAGE),
     "send_digest": (send_digest, engine.QUEUE_MAIL),
     "deliver_outbox": (deliver_outbox, engine.QUEUE_MAIL),
 }
