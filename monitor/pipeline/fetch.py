@@ -476,7 +476,7 @@ class MultiDecoder:
 
 def _load_brotli() -> Any:
     try:
-        import brotli  # type: ignore[import-untyped,unused-ignore]
+        import brotli  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return None
     return brotli
