@@ -86,3 +86,15 @@ def test_a_dead_worker_is_replaced() -> None:
     error, text = asyncio.run(scenario())
     assert "worker died" in error
     assert "Paragraph 0: officials in Seoul" in text
+
+
+def test_close_lets_used_workers_exit_on_their_own() -> None:
+    async def scenario() -> list[int | None]:
+        pool = ExtractorPool(workers=2, timeout=30)
+        await pool.extract(page_html(), "https://news.example/a")
+        workers = list(pool._all)
+        pool.close()
+        return [worker.process.exitcode for worker in workers]
+
+    # 0: each read the end of its socket and returned; -9 would mean it had to be killed.
+    assert asyncio.run(scenario()) == [0, 0]

@@ -15,6 +15,7 @@ import resource
 import signal
 import socket
 import struct
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
@@ -135,6 +136,10 @@ class _Worker:
     def stop(self, *, kill: bool) -> None:
         if kill:
             self.process.kill()
+        # Shut the socket down now: closing its asyncio writer only takes effect on a
+        # later turn of the loop, and the join below would wait for an EOF not yet sent.
+        with suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
         if self.writer is not None:
             self.writer.close()
         else:
