@@ -160,20 +160,14 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read session; a locked or broken database is a `StorageError`, like writes."""
-        try:
-            with Session(self.engine) as session:
-                yield session
-        except OperationalError as exc:
-            raise StorageError(f"database read failed: {exc.orig}") from exc
+        with _as_storage_error("read"), Session(self.engine) as session:
+            yield session
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
-        try:
-            with Session(self._writer) as session, session.begin():
-                yield session
-        except OperationalError as exc:
-            raise StorageError(f"database write failed: {exc.orig}") from exc
+        with _as_storage_error("write"), Session(self._writer) as session, session.begin():
+            yield session
 
     # The per-article and per-feed calls use plain connections: building an ORM session
     # costs more than the query itself (measured: 1.5-2.5 ms a lookup on SQLite).
@@ -181,20 +175,14 @@ class Store:
     @contextmanager
     def connected(self) -> Iterator[Connection]:
         """`reading`, without the ORM: rows, not mapped objects."""
-        try:
-            with self.engine.connect() as connection:
-                yield connection
-        except OperationalError as exc:
-            raise StorageError(f"database read failed: {exc.orig}") from exc
+        with _as_storage_error("read"), self.engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """`writing`, without the ORM."""
-        try:
-            with self._writer.begin() as connection:
-                yield connection
-        except OperationalError as exc:
-            raise StorageError(f"database write failed: {exc.orig}") from exc
+        with _as_storage_error("write"), self._writer.begin() as connection:
+            yield connection
 
     def _insert(self, table: Any) -> Any:
         dialect = postgresql if self.dialect == "postgresql" else sqlite
@@ -702,6 +690,14 @@ class ArticleWriteLock:
         finally:
             self._held = False
             self._connection.close()
+
+
+@contextmanager
+def _as_storage_error(what: str) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise StorageError(f"database {what} failed: {exc.orig}") from exc
 
 
 def _feed_record(row: Any) -> FeedRecord:
