@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,6 @@ import time
 import types
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,26 +58,9 @@ def build_web(root: Path, pages: int, feeds: int, server: str) -> tuple[Any, lis
     hosts = localweb.loopback_hosts(HOSTS)
     port = localweb.reserve_port(hosts)
     site = localweb.build_news_site(root, hosts, port, localweb.article_sources(pages))
-    rng = random.Random(11)
-    base = datetime(2025, 3, 1, tzinfo=UTC)
-    feed_files = []
-    for index in range(feeds):
-        host = index % HOSTS
-        prefix = "/nv" if index % 10 == 9 else ""
-        feed = localweb.FeedFile(f"{prefix}/p{host}/feeds/{index:05d}.xml", host, [])
-        for item in range(rng.randint(20, 50)):
-            page_path, page_host = site.pages[(index + item) % len(site.pages)]
-            feed.items.append(
-                (
-                    localweb._title(rng),
-                    f"http://{hosts[page_host]}:{port}{page_path}",
-                    f"urn:http-bench:{index}:{item}",
-                    " ".join(localweb._sentence(rng, rng.randint(10, 20)) for _ in range(2)),
-                    base - timedelta(hours=item, minutes=index % 60),
-                )
-            )
-        localweb.publish_feed(site, feed, f"http://{hosts[host]}:{port}")
-        feed_files.append(feed)
+    feed_files = localweb.publish_poll_feeds(
+        site, hosts, port, feeds, site.pages, seed=11, tag="http-bench"
+    )
     web = localweb.start_web(root, hosts, server, port)
     feed_urls = [site.feed_url(web, feed) for feed in feed_files]
     page_urls = [site.page_url(web, index) for index in range(len(site.pages))]

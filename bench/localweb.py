@@ -45,7 +45,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from urllib.parse import unquote
@@ -1065,6 +1065,44 @@ def publish_feed(site: NewsSite, feed: FeedFile, base: str, *, bump: bool = Fals
         feed,
     )
     write_file(site.file(feed.path), body, bump=bump)
+
+
+def publish_poll_feeds(
+    site: NewsSite,
+    hosts: Sequence[str],
+    port: int,
+    count: int,
+    pages: Sequence[tuple[str, int]],
+    *,
+    seed: int,
+    tag: str,
+) -> list[FeedFile]:
+    """``count`` RSS feeds of 20-50 items each, spread over ``hosts``, whose items link to
+    ``pages`` ((path, host) of article pages already on the site).
+
+    One in ten is served under /nv/ (no ETag, conditional requests ignored). GUIDs are
+    ``urn:<tag>:<feed>:<item>``."""
+    rng = random.Random(seed)
+    base = datetime(2025, 3, 1, tzinfo=UTC)
+    feeds = []
+    for index in range(count):
+        host = index % len(hosts)
+        prefix = "/nv" if index % 10 == 9 else ""
+        feed = FeedFile(f"{prefix}/p{host}/feeds/{index:05d}.xml", host, [])
+        for item in range(rng.randint(20, 50)):
+            page_path, page_host = pages[(index + item) % len(pages)]
+            feed.items.append(
+                (
+                    _title(rng),
+                    f"http://{hosts[page_host]}:{port}{page_path}",
+                    f"urn:{tag}:{index}:{item}",
+                    " ".join(_sentence(rng, rng.randint(10, 20)) for _ in range(2)),
+                    base - timedelta(hours=item, minutes=index % 60),
+                )
+            )
+        publish_feed(site, feed, f"http://{hosts[host]}:{port}")
+        feeds.append(feed)
+    return feeds
 
 
 def iter_pages(site: NewsSite) -> Iterator[tuple[str, bytes]]:

@@ -798,30 +798,15 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
     200 pages and records the rest as duplicates by URL.
     """
     assert ctx.site is not None
-    rng = random.Random(23)
-    pool = [(path, host) for path, host in ctx.site.pages[:200]]
-    base = datetime(2025, 3, 1, tzinfo=UTC)
-    feeds = []
-    for index in range(count):
-        host = index % HOSTS
-        prefix = "/nv" if index % 10 == 9 else ""
-        feed = localweb.FeedFile(f"{prefix}/p{host}/feeds/{index:05d}.xml", host, [])
-        for item in range(rng.randint(20, 50)):
-            page_path, page_host = pool[(index + item) % len(pool)]
-            link = f"http://{localweb.loopback_hosts(HOSTS)[page_host]}:{ctx.port}{page_path}"
-            feed.items.append(
-                (
-                    localweb._title(rng),
-                    link,
-                    f"urn:poll:{index}:{item}",
-                    " ".join(localweb._sentence(rng, rng.randint(10, 20)) for _ in range(2)),
-                    base - timedelta(hours=item, minutes=index % 60),
-                )
-            )
-        base_url = f"http://{localweb.loopback_hosts(HOSTS)[host]}:{ctx.port}"
-        localweb.publish_feed(ctx.site, feed, base_url)
-        feeds.append(feed)
-    return feeds
+    return localweb.publish_poll_feeds(
+        ctx.site,
+        localweb.loopback_hosts(HOSTS),
+        ctx.port,
+        count,
+        ctx.site.pages[:200],
+        seed=23,
+        tag="poll",
+    )
 
 
 def change_feeds(ctx: Context, feeds: Sequence[localweb.FeedFile]) -> None:
