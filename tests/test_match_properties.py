@@ -83,7 +83,7 @@ def test_every_hit_covers_the_matched_word_in_the_original(pieces: list[tuple[st
     expected = sum(word in {"Kursk", "KURSK", "ｋｕｒｓｋ", "北朝鮮"} for word, _ in pieces)
     assert len(result.hits) == min(expected, 30)
     for hit in result.hits:
-        assert fold(text[hit.start : hit.end]).text in {"kursk", "北朝鮮"}
+        assert fold(text[hit.start : hit.end]).text in {"kursk", fold("北朝鮮").text}
 
 
 SPACED_TEXT = st.text(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from monitor.errors import TopicQueryError
 from monitor.models import TopicDefinition
+from monitor.pipeline.match import cldr
 from monitor.pipeline.match import query as q
 from monitor.pipeline.match.evaluate import (
     BODY,
@@ -158,8 +159,14 @@ class _Compiler:
         if entries is None:
             known = ", ".join(f"@{name}" for name in sorted(self.term_lists)[:12]) or "none"
             raise self.fail(f"unknown term list @{node.name} (defined: {known})", node.start)
-        patterns = []
+        patterns: list[Pattern] = []
         for entry in entries:
+            if cldr.is_source(entry):
+                try:
+                    patterns.extend(map(compile_term, cldr.expand_entry(entry)))
+                except cldr.SourceError as exc:
+                    raise self.fail(f"term list @{node.name}: {exc}", node.start) from exc
+                continue
             try:
                 patterns.append(compile_term(entry))
             except TermError as exc:

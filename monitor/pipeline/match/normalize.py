@@ -9,8 +9,14 @@ removal of accents where a language treats them as optional:
 * Cyrillic keeps its letters apart: ``й`` is not ``и`` and ``ї`` is not ``і``;
   only ``ё`` is folded to ``е``, because Russian writes them interchangeably.
 * Hangul, kana and Han characters are never decomposed: ``が`` is not ``か``.
-* Optional vowel points (Arabic harakat, Hebrew niqqud), soft hyphens and
-  zero-width joiners are dropped.
+* Traditional Chinese characters become simplified ones (OpenCC's ``t2s``), so
+  one term covers Taipei's ``北韓`` and Beijing's ``北韩``. Terms are folded the
+  same way, so a term may be written in either form.
+* Arabic and Persian letters that writers use interchangeably are merged: the
+  alef forms (``أ إ آ ٱ`` → ``ا``), ``ى``/``ی`` → ``ي``, ``ک`` → ``ك``,
+  ``ة``/``ۀ`` → ``ه``, ``ؤ`` → ``و``, ``ئ`` → ``ي``.
+* Optional vowel points (Arabic harakat, Hebrew niqqud), the Arabic tatweel,
+  soft hyphens and zero-width joiners are dropped.
 
 The folded text is nearly always as long as the original, character for
 character, so offsets carry over unchanged; where it is not (``ß``, dropped
@@ -24,6 +30,8 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
+
+import opencc
 
 # Unsegmented scripts: each character is a token and terms match as substrings.
 CHAR_SCRIPTS = (
@@ -43,14 +51,21 @@ HANGUL = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
 _LATIN_GREEK = [(0x00C0, 0x024F), (0x1E00, 0x1EFF), (0x0370, 0x03FF), (0x1F00, 0x1FFF)]
 # Letters with no canonical decomposition that readers still treat as the base letter.
 _EXTRA_FOLDS = {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "ŧ": "t", "ς": "σ", "ё": "е"}
+_ARABIC_FOLDS = {
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ئ": "ي", "ک": "ك",
+    "ة": "ه", "ۀ": "ه", "ؤ": "و",
+}  # fmt: skip
 # Characters that change the length when folded: expanded or dropped.
-_RESIZE = {"ß": "ss", "\u00ad": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": ""}
+_RESIZE = {
+    "ß": "ss", "\u00ad": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
+    "\u0640": "",  # Arabic tatweel, a stretch of the line between letters
+}  # fmt: skip
 _DROPPED_MARKS = "\u0300-\u036f\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u064b-\u065f\u0670"
 
 
 def _single_folds() -> dict[str, str]:
     """Lower-case accented Latin and Greek letters mapped to their base letter."""
-    table = dict(_EXTRA_FOLDS)
+    table = dict(_EXTRA_FOLDS) | _ARABIC_FOLDS
     for low, high in _LATIN_GREEK:
         for code in range(low, high + 1):
             char = chr(code).lower()
@@ -69,6 +84,7 @@ _RESIZE_RE = re.compile("[" + "".join(_RESIZE) + _DROPPED_MARKS + "]")
 _RESIZED = frozenset(chr(c) for c in range(0x10000) if _RESIZE_RE.match(chr(c)))
 _ASIAN_RE = re.compile(f"[{HANGUL}{CHAR_SCRIPTS}]")
 _UNSEGMENTED_RE = re.compile(f"[{CHAR_SCRIPTS}]")
+_HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HANGUL_RE = re.compile(f"[{HANGUL}]")
 _LATIN_SPECIAL = "".join(sorted(_SINGLE)) + "".join(_RESIZE) + _DROPPED_MARKS
 _LATIN_SPECIAL_RE = re.compile(f"[{_LATIN_SPECIAL}]")
@@ -171,10 +187,38 @@ def fold(text: str) -> Folded:
         hangul = _HANGUL_RE.search("".join(specials)) is not None
     for char in _SINGLE.keys() & specials:
         text = text.replace(char, _SINGLE[char])
+    if unsegmented and _HAN_RE.search(text) is not None:
+        text = to_simplified(text)
     if not specials.isdisjoint(_RESIZED):
         text, resize_map = _resize(text)
         maps.append(resize_map)
     return Folded(text, tuple(maps), unsegmented, hangul)
+
+
+@cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+_T2S_CHARS: dict[int, str] = {}  # one character to one character, learnt as met
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with traditional Chinese characters made simplified, length kept.
+
+    OpenCC converts whole phrases; where that changes the length (rare: a phrase
+    written with another number of characters) offsets would no longer carry over,
+    so the text is converted character by character instead.
+    """
+    converted: str = _t2s().convert(text)
+    if len(converted) == len(text):
+        return converted
+    table = _T2S_CHARS
+    for char in set(_HAN_RE.findall(text)):
+        if ord(char) not in table:
+            single = _t2s().convert(char)
+            table[ord(char)] = single if len(single) == 1 else char
+    return text.translate(table)
 
 
 def fold_term(text: str) -> str:

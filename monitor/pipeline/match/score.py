@@ -11,9 +11,12 @@ body (2.3) outweighs one mention (1.0) but not a headline (3.0).
 
 Clauses combine like fuzzy logic: ``OR`` pools its places, ``AND`` is as strong
 as its weakest clause, ``NOT`` only filters. So a single background sentence that
-ties two lists together scores 1 (1.5 in the lead), while an article whose title
-and lead are about the topic scores 3.5 or more; a topic's ``min_score`` sits
-between.
+ties two lists together deep in an article scores 1, one sentence in the lead
+that carries the whole query scores 2 (a feed summary or wire brief is all lead,
+see `tokens`), and an article whose title and lead are about the topic scores 4
+or more. A ``min_score`` of 2 therefore takes one explicit sentence in the title or
+lead and leaves a background mention further down; the README's "Writing a topic"
+gives the evidence for that choice on real coverage.
 
 A topic with seed documents gains up to `SEED_WEIGHT` for the cosine similarity of
 the document's content words to the seeds' words: a tie-breaker, since it can only
@@ -33,7 +36,7 @@ from monitor.pipeline.match.tokens import FieldText, token_kind, tokenize
 Span = tuple[float, float]
 
 TITLE_WEIGHT = 3.0
-LEAD_WEIGHT = 1.5
+LEAD_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
 SEED_WEIGHT = 0.5
 PLACE_WORDS = 4  # occurrences this close are one place

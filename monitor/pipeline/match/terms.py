@@ -7,7 +7,17 @@ each of its words is matched against one token (see `tokens`):
 * ``exact``: a Latin, Cyrillic, ... word equal to the token;
 * ``prefix``: a word written with a trailing ``*``, and every Hangul word, which
   matches at the start of the token (``북한`` in ``북한군은``);
+* ``suffix``: a word written with a leading ``*``, which matches at the end of
+  the token: the last part of a compound (``*soldaten`` in ``Elitesoldaten``);
+* ``infix``: a word written ``*so*``, which matches anywhere inside the token,
+  for a compound part that may itself be inflected (``*soldat*`` in
+  ``Nordkoreasoldaten``);
 * ``chars``: a run of Han, kana, ... characters, matched as a substring.
+
+Arabic and Hebrew attach conjunctions, prepositions and the article to the next
+word (``والقوات``, ``ולרוסיה``). A token in those scripts also matches a term as
+the word it is once such proclitics are taken off (see `clitic_forms`), so a term
+is written bare: ``قوات``, ``רוסיה``.
 
 `TermIndex` holds the terms of all topics keyed by their first word, so a text is
 scanned once, token by token, whatever the number of topics.
@@ -15,6 +25,7 @@ scanned once, token by token, whatever the number of topics.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -24,8 +35,9 @@ from typing import Literal, NamedTuple
 from monitor.pipeline.match.normalize import fold_term
 from monitor.pipeline.match.tokens import TOKEN_SPLIT, FieldText, token_kind
 
-WordMode = Literal["exact", "prefix", "chars"]
+WordMode = Literal["exact", "prefix", "suffix", "infix", "chars"]
 MIN_PREFIX = 2  # letters before '*' in a Latin, Cyrillic, ... word
+MIN_INNER = 4  # letters after a leading '*': a shorter piece is inside too many words
 HEAD = 3  # prefix words are indexed by at most this many leading characters
 MEMO_SIZE = 200_000  # distinct tokens whose candidate patterns are remembered
 
@@ -78,7 +90,10 @@ def _check_wildcards(written: str) -> None:
         if char != "*":
             continue
         if at + 1 < len(written) and _is_word_char(written[at + 1]):
-            raise TermError("'*' must end a word (wildcards match word endings only)", at)
+            if at > 0 and _is_word_char(written[at - 1]):
+                raise TermError("'*' must start or end a word, not stand inside one", at)
+            _check_inner(written, at)
+            continue
         start = at
         while start > 0 and _is_word_char(written[start - 1]):
             start -= 1
@@ -87,6 +102,22 @@ def _check_wildcards(written: str) -> None:
             raise TermError("'*' must follow the start of a word, e.g. deploy*", at)
         if token_kind(stem) == "word" and len(stem) < MIN_PREFIX:
             raise TermError(f"'*' needs at least {MIN_PREFIX} letters before it", at)
+
+
+def _check_inner(written: str, at: int) -> None:
+    """A leading ``*``: the rest of the word must be long enough, in a spaced script."""
+    end = at + 1
+    while end < len(written) and _is_word_char(written[end]):
+        end += 1
+    piece = written[at + 1 : end]
+    if token_kind(piece) != "word":
+        raise TermError(
+            "a leading '*' is for words of spaced scripts; Chinese, Japanese and Thai "
+            "terms already match inside text, Korean ones at word starts",
+            at,
+        )
+    if len(piece) < MIN_INNER:
+        raise TermError(f"a leading '*' needs at least {MIN_INNER} letters after it", at)
 
 
 @cache
@@ -104,16 +135,103 @@ def compile_term(written: str) -> Pattern:
                 words.append(Word(last.text + token, "chars", last.width + 1))
             else:
                 words.append(Word(token, "chars", 1))
+        elif before.endswith("*") and kind == "word":
+            words.append(Word(token, "infix" if after.startswith("*") else "suffix", 1))
         elif kind == "hangul" or after.startswith("*"):
             words.append(Word(token, "prefix", 1))
         else:
             words.append(Word(token, "exact", 1))
     if not words:
         raise TermError("a term needs at least one letter or digit", 0)
-    key = " ".join(w.text + "*" if w.mode == "prefix" else w.text for w in words)
+    key = " ".join(_KEY_FORMS[w.mode].format(w.text) for w in words)
     single = len(words) == 1 and words[0].width == 1
-    second = words[1].text if len(words) > 1 and words[1].mode == "exact" else None
+    second = None
+    if len(words) > 1 and words[1].mode == "exact" and not _CLITIC_SCRIPTS.match(words[1].text):
+        second = words[1].text
     return Pattern(key, written, tuple(words), single, second)
+
+
+_KEY_FORMS = {"exact": "{}", "chars": "{}", "prefix": "{}*", "suffix": "*{}", "infix": "*{}*"}
+
+# Proclitics written together with the next word, outermost first: a conjunction, then
+# a preposition, then the article (Arabic); up to three prefix letters (Hebrew).
+_ARABIC_CONJUNCTIONS = ("و", "ف")
+_ARABIC_PREPOSITIONS = ("ب", "ل", "ك", "س")
+_HEBREW_PREFIXES = frozenset("והבלמשכ")
+_CLITIC_SCRIPTS = re.compile("[\u0590-\u05ff\u0600-\u06ff\u0750-\u077f]")
+_MIN_STEM = 2  # letters that must remain once proclitics are taken off
+CLITIC_MEMO_SIZE = 100_000
+
+
+def _arabic_forms(token: str) -> set[str]:
+    forms = {token}
+    for conjunction in ("", *_ARABIC_CONJUNCTIONS):
+        if not token.startswith(conjunction):
+            continue
+        rest = token[len(conjunction) :]
+        for preposition in ("", *_ARABIC_PREPOSITIONS):
+            if not rest.startswith(preposition):
+                continue
+            word = rest[len(preposition) :]
+            forms.add(word)
+            if word.startswith("ال"):
+                forms.add(word[2:])
+            elif preposition == "ل" and word.startswith("ل"):
+                forms.add(word[1:])  # li- + al- is written لل
+    return {form for form in forms if len(form) >= _MIN_STEM}
+
+
+def _hebrew_forms(token: str) -> set[str]:
+    forms = {token}
+    for cut in range(1, 4):
+        if len(token) - cut < _MIN_STEM or token[cut - 1] not in _HEBREW_PREFIXES:
+            break
+        forms.add(token[cut:])
+    return forms
+
+
+class _CliticForms(dict[str, tuple[str, ...]]):
+    """A token and the words it can be with its proclitics taken off, remembered."""
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
+        if len(self) >= CLITIC_MEMO_SIZE:
+            self.clear()
+        first = _CLITIC_SCRIPTS.match(token)
+        if first is None:
+            forms: tuple[str, ...] = (token,)
+        elif token[0] <= "\u05ff":
+            forms = tuple(_hebrew_forms(token))
+        else:
+            forms = tuple(_arabic_forms(token))
+        self[token] = forms
+        return forms
+
+
+_CLITIC_FORMS = _CliticForms()
+
+
+def clitic_forms(token: str) -> tuple[str, ...]:
+    """``token``, and for Arabic and Hebrew words also the word without its proclitics
+    (``والقوات`` → ``قوات``, ``ולרוסיה`` → ``רוסיה``)."""
+    return _CLITIC_FORMS[token]
+
+
+def word_matches(word: Word, token: str) -> bool:
+    """Whether a term word of a spaced script matches ``token`` (any clitic form)."""
+    mode, text = word.mode, word.text
+    for form in clitic_forms(token):
+        if mode == "exact":
+            if form == text:
+                return True
+        elif mode == "prefix":
+            if form.startswith(text):
+                return True
+        elif mode == "suffix":
+            if form.endswith(text):
+                return True
+        elif text in form:
+            return True
+    return False
 
 
 class TermIndex:
@@ -122,10 +240,13 @@ class TermIndex:
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         self.exact: dict[str, list[Pattern]] = {}
         self.heads: dict[str, list[Pattern]] = {}
+        self.inner: list[Pattern] = []  # first word matched at a token's end or inside it
         lengths: set[int] = set()
         for pattern in {p.key: p for p in patterns}.values():
             first = pattern.words[0]
-            if first.mode == "prefix":
+            if first.mode in ("suffix", "infix"):
+                self.inner.append(pattern)
+            elif first.mode == "prefix":
                 head = first.text[:HEAD]
                 lengths.add(len(head))
                 self.heads.setdefault(head, []).append(pattern)
@@ -174,14 +295,18 @@ class TermIndex:
     def _learn(self, token: str, seen: set[str], starters: dict[str, tuple[Pattern, ...]]) -> None:
         """Note the patterns whose first word matches ``token`` (runs of characters still
         to be checked in place)."""
-        candidates = list(self.exact.get(token, ()))
-        for length in self.head_lengths:
-            if length > len(token):
-                break  # a longer slice is the same token again
-            for pattern in self.heads.get(token[:length], ()):
-                if token.startswith(pattern.words[0].text):
-                    candidates.append(pattern)
+        candidates: list[Pattern] = []
+        for form in clitic_forms(token):
+            candidates.extend(self.exact.get(form, ()))
+            for length in self.head_lengths:
+                if length > len(form):
+                    break  # a longer slice is the same token again
+                for pattern in self.heads.get(form[:length], ()):
+                    if form.startswith(pattern.words[0].text):
+                        candidates.append(pattern)
+        candidates.extend(p for p in self.inner if word_matches(p.words[0], token))
         if candidates:
+            candidates = list(dict.fromkeys(candidates))
             starters[token] = tuple(candidates)
         seen.add(token)
 
@@ -192,13 +317,10 @@ def match_at(words: tuple[Word, ...], field: FieldText, index: int) -> int | Non
     for word in words:
         if index >= len(tokens):
             return None
-        if word.mode == "exact":
-            if tokens[index] != word.text:
+        if word.mode == "chars":
+            if not field.folded.text.startswith(word.text, field.start(index)):
                 return None
-        elif word.mode == "prefix":
-            if not tokens[index].startswith(word.text):
-                return None
-        elif not field.folded.text.startswith(word.text, field.start(index)):
+        elif not word_matches(word, tokens[index]):
             return None
         index += word.width
     return index - 1

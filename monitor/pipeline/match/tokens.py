@@ -12,7 +12,9 @@ A token is one of three things, which decides how a term matches it:
 
 Punctuation, spaces and symbols separate tokens. Distances are counted in words;
 one character of an unsegmented script counts as half a word, since a Chinese or
-Japanese word is about two characters long.
+Japanese word is about two characters long, and a quarter of a word in Thai, Lao,
+Khmer and Myanmar, whose words run to four or five letters; their vowel signs
+(combining marks) count for nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from typing import Literal
 
 from monitor.pipeline.match.normalize import CHAR_SCRIPTS, HANGUL, Folded, fold
 
-CHAR_WEIGHT = 0.5  # words per character of an unsegmented script
-LEAD_WORDS = 50  # the lead is the first paragraph, at most this many words
+CHAR_WEIGHT = 0.5  # words per character of Chinese or Japanese
+SOUTHEAST_ASIAN_WEIGHT = 0.25  # words per letter of Thai, Lao, Khmer, Myanmar
+_SOUTHEAST_ASIAN_RE = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+LEAD_WORDS = 60  # the lead: the first paragraph, at most this many words ...
+LEAD_MIN_WORDS = 25  # ... and at least this many when the paragraphs are that short
 
 
 def _marks() -> str:
@@ -206,13 +211,21 @@ def _positions(tokens: list[str]) -> list[float]:
 
 
 class _Steps(dict[str, float]):
-    """How far a token moves the word position: half a word for one character of an
-    unsegmented script, else a whole word. Remembered per token, emptied when full."""
+    """How far a token moves the word position (see the module docstring).
+    Remembered per token, emptied when full."""
 
     def __missing__(self, token: str) -> float:
         if len(self) >= CHUNK_MEMO_SIZE:
             self.clear()
-        step = self[token] = CHAR_WEIGHT if len(token) == 1 and CHARS_RE.match(token) else 1.0
+        step = 1.0
+        if len(token) == 1 and CHARS_RE.match(token):
+            if not _SOUTHEAST_ASIAN_RE.match(token):
+                step = CHAR_WEIGHT
+            elif unicodedata.category(token).startswith("M"):
+                step = 0.0
+            else:
+                step = SOUTHEAST_ASIAN_WEIGHT
+        self[token] = step
         return step
 
 
@@ -220,14 +233,33 @@ _STEP = _Steps()
 
 
 def _lead_end(field: FieldText) -> int:
-    """The lead ends at the first paragraph break, and after `LEAD_WORDS` at most."""
+    """The token index where the lead ends.
+
+    The lead is the first paragraph, and the ones after it while it is shorter than
+    `LEAD_MIN_WORDS` (a one-line dateline or a feed summary in short paragraphs is
+    not yet the story), never more than `LEAD_WORDS`. A text no longer than that,
+    a feed summary or a wire brief, is all lead.
+    """
     text = field.folded.text
-    content = len(text) - len(text.lstrip())
-    paragraph_end = text.find("\n", content)
-    if paragraph_end == -1:
-        paragraph_end = len(text)
+    at = len(text) - len(text.lstrip())
+    while True:
+        paragraph_end = text.find("\n", at)
+        if paragraph_end == -1:
+            paragraph_end = len(text)
+        words = _words_before(field, paragraph_end)
+        if words >= LEAD_MIN_WORDS or paragraph_end == len(text):
+            break
+        at = paragraph_end + 1
     if field.positions is None:
-        in_paragraph = len(_split_spaced(text[:paragraph_end], field.folded.hangul))
-        return min(in_paragraph, LEAD_WORDS)
+        return min(int(words), LEAD_WORDS)
     in_paragraph = bisect_left(field.start_offsets(), paragraph_end)
     return min(in_paragraph, bisect_left(field.positions, LEAD_WORDS))
+
+
+def _words_before(field: FieldText, offset: int) -> float:
+    """Tokens before ``offset`` (spaced text) or words before it (unsegmented text)."""
+    text = field.folded.text
+    if field.positions is None:
+        return len(_split_spaced(text[:offset], field.folded.hangul))
+    index = bisect_left(field.start_offsets(), offset)
+    return field.positions[index - 1] + 1 if index else 0.0
