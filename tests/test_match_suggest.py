@@ -32,7 +32,7 @@ def test_known_lists_that_match_come_first_in_the_query() -> None:
     suggestion = suggest_topic(STORY, lists, "nk-test")
     assert list(suggestion.known_lists) == ["troops", "nk"]
     assert suggestion.known_lists["nk"] == ["Pyongyang", "North Korea*"]
-    assert suggestion.query() == "(@troops NEAR/15 @nk) AND @people"
+    assert suggestion.query() == "(@troops NEAR/15 @nk) AND @country_kp"
 
 
 def test_the_draft_is_a_valid_topic_file() -> None:
@@ -43,3 +43,12 @@ def test_the_draft_is_a_valid_topic_file() -> None:
     assert topic.id == "nk-test"
     assert topic.seeds == ["../seeds/story.txt"]
     assert "people" in parsed.term_lists
+
+
+def test_countries_named_become_cldr_lists_in_the_draft_and_query() -> None:
+    suggestion = suggest_topic(STORY, {}, "nk-test")
+    assert list(suggestion.countries)[:2] == ["KP", "RU"]
+    assert suggestion.countries["KP"] == "North Korea"
+    draft = yaml.safe_load(suggestion.to_yaml("../seeds/story.txt"))
+    assert draft["term_lists"]["country_kp"] == ["@country:KP"]
+    assert "@country_kp" in draft["topics"][0]["query"]

@@ -53,13 +53,27 @@ def expand_entry(entry: str) -> tuple[str, ...]:
     return names
 
 
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ"})  # unions, groupings, unknown
+
+
+@cache
+def country_names_in(locale: str) -> dict[str, str]:
+    """Every country's CLDR code and name in one locale."""
+    territories = localedata.load(locale, merge_inherited=False).get("territories", {})
+    return {
+        code: name
+        for code, name in territories.items()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES and "," not in name
+    }
+
+
 @cache
 def _territory_names(code: str) -> tuple[str, ...]:
     terms: dict[str, None] = {}
     for name in _names_in_every_language(code):
         if "," in name:
             continue
-        term = _as_term(name)
+        term = as_term(name)
         try:
             compile_term(term)
         except TermError:
@@ -88,7 +102,8 @@ def _language_locales() -> tuple[str, ...]:
     )
 
 
-def _as_term(name: str) -> str:
+def as_term(name: str) -> str:
+    """A CLDR name as a term: each word stemmed (so "North Korea" finds "North Korean")."""
     return " ".join("-".join(map(_stem, word.split("-"))) for word in name.split())
 
 

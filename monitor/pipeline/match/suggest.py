@@ -2,8 +2,11 @@
 
 Pure heuristics, no model: runs of capitalised words (people, places,
 organisations), acronyms, numbers with the word they count, word pairs and
-triples that recur, and the term lists already defined that match the story. The
-draft is YAML in the shape of the topic file.
+triples that recur, the term lists already defined that match the story, and the
+countries it names. Each country becomes a ``@country:XX`` list, which CLDR turns
+into its name in some 170 languages, and the defined lists are multilingual
+already, so a draft starts with far more languages than its seed is written in.
+The draft is YAML in the shape of the topic file.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from dataclasses import dataclass, field
 import yaml
 
 from monitor.models import Document, TopicDefinition
+from monitor.pipeline.match.cldr import as_term, country_names_in
 from monitor.pipeline.match.compile import compile_topic
 from monitor.pipeline.match.matcher import Matcher
 from monitor.pipeline.match.tokens import tokenize
 
 MAX_ITEMS = 12
+MAX_COUNTRIES = 4
 _CAPITAL = "A-ZÀ-ÞА-ЯЁІЇЄҐ"
 _NAME = re.compile(
     rf"\b[{_CAPITAL}][\w-]*(?:[ \t]+(?:(?:of|de|du|del|la|von|der)[ \t]+)?[{_CAPITAL}][\w-]*)*"
@@ -52,10 +57,15 @@ class Suggestion:
     numbers: list[str] = field(default_factory=list)
     phrases: list[str] = field(default_factory=list)
     known_lists: dict[str, list[str]] = field(default_factory=dict)  # list -> terms found
+    countries: dict[str, str] = field(default_factory=dict)  # CLDR code -> name as found
+
+    def country_lists(self) -> dict[str, list[str]]:
+        """One term list per country named, drawn from CLDR."""
+        return {f"country_{code.lower()}": [f"@country:{code}"] for code in self.countries}
 
     def to_yaml(self, seed_path: str) -> str:
         """The draft as a topic file, with comments saying what to check."""
-        lists = {
+        lists = self.country_lists() | {
             name: terms
             for name, terms in (
                 ("people", self.people),
@@ -83,6 +93,11 @@ class Suggestion:
         if self.known_lists:
             found = ", ".join(f"@{name} ({len(terms)})" for name, terms in self.known_lists.items())
             header.append(f"# Term lists already defined that match the story: {found}")
+        if self.countries:
+            named = ", ".join(f"{name} (@country:{code})" for code, name in self.countries.items())
+            header.append(
+                f"# Countries named: {named}; each expands to its CLDR name in ~170 languages."
+            )
         if self.numbers:
             header.append("# Numbers in the story: " + "; ".join(self.numbers))
         return "\n".join(header) + "\n" + body
@@ -90,6 +105,7 @@ class Suggestion:
     def query(self) -> str:
         """A starting query: the lists that match the story most, tied by proximity."""
         names = list(self.known_lists)[:3]
+        names += list(self.country_lists())
         names += [n for n in ("people", "places", "organisations", "phrases") if getattr(self, n)]
         names = names[:3]
         if len(names) >= 3:
@@ -113,7 +129,21 @@ def suggest_topic(
         numbers=_numbers(text),
         phrases=_phrases(text, names),
         known_lists=_known_lists(text, term_lists),
+        countries=_countries(text),
     )
+
+
+def _countries(text: str) -> dict[str, str]:
+    """The countries the story names, most named first, by their CLDR code."""
+    names = country_names_in("en")
+    topics = [
+        compile_topic(TopicDefinition(code, "@name", min_score=0), {"name": [as_term(name)]})
+        for code, name in names.items()
+    ]
+    results = Matcher(topics).match(Document("", text), explain=True)
+    found = [(len(r.hits), r.topic_id, r.hits[0].term) for r in results if r.hits]
+    found.sort(key=lambda item: -item[0])
+    return {code: names[code] for _, code, _ in found[:MAX_COUNTRIES]}
 
 
 def _capitalised(text: str) -> Counter[str]:
