@@ -111,6 +111,7 @@ class TopicMatch:
     score: float
     hits: tuple[TermHit, ...] = ()
     reason: str | None = None
+    evidence: str | None = None  # with explain: where the score came from, in words
 
     @property
     def terms(self) -> tuple[str, ...]:

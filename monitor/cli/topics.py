@@ -161,6 +161,8 @@ def _print_result(result: TopicMatch, min_score: float) -> None:
     click.echo(f"{result.topic_id}: {verdict}, score {result.score:g} (min_score {min_score:g})")
     if result.reason:
         click.echo(f"  why: {result.reason}")
+    if result.evidence:
+        click.echo(f"  score: {result.evidence}")
     for hit in result.hits:
         click.echo(f"  {hit.field:<5} {hit.term!r}: «{hit.context}»")
     click.echo()

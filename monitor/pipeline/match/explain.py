@@ -62,6 +62,45 @@ def failure(clause: Clause, view: DocView, show: ShowOcc, mask: int = BOTH) -> s
     return f"{label(clause)} does not hold"
 
 
+def evidence_note(clause: Clause, view: DocView, mask: int = BOTH) -> str:
+    """Where the evidence behind a held query's score stands, in words.
+
+    The score of an ``AND`` is its weakest part's, so this follows the weakest
+    part down and counts its places in the title, the lead and the rest of the body.
+    """
+    while True:
+        if isinstance(clause, AllOf):
+            scored = [
+                (out.score, child)
+                for child in clause.children
+                if (out := view.outcome(child, mask)).ok and out.score is not None
+            ]
+            if not scored:
+                break
+            clause = min(scored, key=lambda item: item[0])[1]
+        elif isinstance(clause, Within):
+            mask &= clause.mask
+            clause = clause.child
+        else:
+            break
+    occs = view.outcome(clause, mask).occs
+    lead_end = view.body.lead_end
+    title = sum(1 for occ in occs if occ.field == 0)
+    lead = sum(1 for occ in occs if occ.field == 1 and occ.first < lead_end)
+    rest = len(occs) - title - lead
+    where = ", ".join(
+        f"{count} in the {name}"
+        for count, name in ((title, "title"), (lead, "lead"), (rest, "body after the lead"))
+        if count
+    )
+    lead_words = view.body.position(lead_end - 1) + 1 if lead_end else 0
+    return (
+        f"weakest part {label(clause)}: {where or 'nowhere'} "
+        f"(a place counts 3 in the title, 2 in the lead — here the first "
+        f"{lead_words:g} words — and 1 further down)"
+    )
+
+
 def excluded(exclude_text: str, occs: Sequence[Occ], show: ShowOcc) -> str:
     found = f" ({show(occs[0])})" if occs else ""
     return f"excluded by: {_shorten(exclude_text)}{found}"

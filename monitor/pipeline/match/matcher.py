@@ -17,7 +17,7 @@ from monitor.errors import ConfigError, ConfigProblem, TopicQueryError
 from monitor.models import Document, Field, TermHit, TopicDefinition, TopicMatch
 from monitor.pipeline.match.compile import CompiledTopic, Expression, compile_expression
 from monitor.pipeline.match.evaluate import BOTH, DocView, Outcome
-from monitor.pipeline.match.explain import excluded, failure
+from monitor.pipeline.match.explain import evidence_note, excluded, failure
 from monitor.pipeline.match.score import SEED_WEIGHT, SeedProfile, features
 from monitor.pipeline.match.terms import Occ, TermIndex
 from monitor.pipeline.match.tokens import tokenize
@@ -195,7 +195,8 @@ def _evaluate(prepared: _Prepared, view: DocView, maker: _HitMaker) -> TopicMatc
         if score < topic.min_score:
             reason = f"score {score:g} below min_score {topic.min_score:g}"
     hits = maker.hits(topic.query, prepared.written, every=reason is None)
-    return TopicMatch(topic.id, reason is None, score, hits, reason)
+    note = evidence_note(topic.query.clause, view) if maker.explain and outcome.ok else None
+    return TopicMatch(topic.id, reason is None, score, hits, reason, note)
 
 
 def _seed_bonus(topic: CompiledTopic, view: DocView, outcome: Outcome) -> float:
