@@ -47,7 +47,7 @@ def test_list_shows_each_topic_as_written_and_expanded(config: Path) -> None:
         f"nk-troops  North Korean troops in Russia's war  (min_score {TROOPS_MIN:g})"
         in result.stdout
     )
-    assert "  query:    ((@north_korea NEAR/10 @troops)" in result.stdout
+    assert "  query:    ((@north_korea NEAR/15 @troops)" in result.stdout
     assert '  expanded: ((("North Korea*" OR' in result.stdout
 
 
@@ -129,7 +129,7 @@ def test_eval_json_lists_errors_with_reasons(config: Path, tmp_path: Path) -> No
     assert (troops["true_positives"], troops["false_negatives"], troops["recall"]) == (0, 1, 0.0)
     (error,) = troops["errors"]
     assert error["id"] == "fn" and error["kind"] == "false negative"
-    assert error["reason"] == "none of (@north_korea NEAR/10 @troops), @nk_troops"
+    assert error["reason"] == "none of (@north_korea NEAR/15 @troops), @nk_troops"
 
 
 def test_eval_refuses_a_malformed_file(config: Path, tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ class DocView:
         return positions[occ.first], positions[occ.last]
 
     def evidence(self, occs: Iterable[Occ]) -> float:
-        return evidence(occs, self.body, self.span)
+        return evidence(occs, self.fields, self.span)
 
 
 class Clause(Protocol):

@@ -50,23 +50,31 @@ def occurrence_weight(occ: Occ, body: FieldText) -> float:
     return (LEAD_WEIGHT if occ.first < body.lead_end else BODY_WEIGHT) * occ.boost
 
 
-def evidence(occs: Iterable[Occ], body: FieldText, span: Callable[[Occ], Span]) -> float:
+def evidence(
+    occs: Iterable[Occ], fields: tuple[FieldText, FieldText], span: Callable[[Occ], Span]
+) -> float:
     """Diminishing sum over the places where ``occs`` stand, strongest place first.
 
-    A place begins at an occurrence and reaches `PLACE_WORDS` past its end; the
-    occurrences that start inside it belong to it. So "North Korean troops" is one
-    piece of evidence, not two, and a place weighs as its strongest occurrence; but
-    a paragraph of mentions does not chain into a single place.
+    A place is a sentence: the occurrences in one sentence are one piece of evidence,
+    however many pairs of terms meet in it, so one background sentence weighs 1. In
+    text without sentence marks a place also ends `PLACE_WORDS` past an occurrence,
+    so a paragraph of mentions does not chain into a single place. A place weighs as
+    its strongest occurrence.
     """
-    items = sorted([(occ.field, *span(occ), occurrence_weight(occ, body)) for occ in occs])
+    body = fields[1]
+    items = sorted(
+        (occ.field, *span(occ), occurrence_weight(occ, body), fields[occ.field].sentence(occ.first))
+        for occ in occs
+    )
     weights: list[float] = []
-    field_now, reach = -1, 0.0
-    for field, start, end, weight in items:
-        if field == field_now and start <= reach:
+    field_now, reach, sentence_now = -1, 0.0, -1
+    for field, start, end, weight, sentence in items:
+        if field == field_now and (start <= reach or sentence == sentence_now):
             weights[-1] = max(weights[-1], weight)
         else:
             weights.append(weight)
-            field_now, reach = field, end + PLACE_WORDS
+            field_now, sentence_now = field, sentence
+        reach = max(reach, end + PLACE_WORDS) if field == field_now else end + PLACE_WORDS
     weights.sort(reverse=True)
     return sum(weight / rank for rank, weight in enumerate(weights, start=1))
 

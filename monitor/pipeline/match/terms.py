@@ -56,6 +56,7 @@ class Word:
     text: str  # folded
     mode: WordMode
     width: int  # tokens it spans: 1, or its length for ``chars``
+    clitic: bool = False  # Arabic or Hebrew: a token matches it also without proclitics
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,9 @@ def compile_term(written: str) -> Pattern:
             words.append(Word(token, "exact", 1))
     if not words:
         raise TermError("a term needs at least one letter or digit", 0)
+    words = [
+        Word(w.text, w.mode, w.width, True) if _CLITIC_SCRIPTS.match(w.text) else w for w in words
+    ]
     key = " ".join(_KEY_FORMS[w.mode].format(w.text) for w in words)
     single = len(words) == 1 and words[0].width == 1
     second = None
@@ -219,7 +223,10 @@ def clitic_forms(token: str) -> tuple[str, ...]:
 def word_matches(word: Word, token: str) -> bool:
     """Whether a term word of a spaced script matches ``token`` (any clitic form)."""
     mode, text = word.mode, word.text
-    for form in clitic_forms(token):
+    if mode == "exact" and token == text:
+        return True
+    forms = clitic_forms(token) if word.clitic else (token,)
+    for form in forms:
         if mode == "exact":
             if form == text:
                 return True
@@ -255,6 +262,9 @@ class TermIndex:
                     first.text[0] if first.mode == "chars" else first.text, []
                 ).append(pattern)
         self.head_lengths = tuple(sorted(lengths))
+        # One pass of a regular expression says whether any inner pattern may start here.
+        pieces = sorted({re.escape(p.words[0].text) for p in self.inner}, key=len, reverse=True)
+        self._inner_re = re.compile("|".join(pieces)) if pieces else None
         self._seen: set[str] = set()  # tokens already looked up
         self._starters: dict[str, tuple[Pattern, ...]] = {}  # those that start a pattern
 
@@ -304,7 +314,8 @@ class TermIndex:
                 for pattern in self.heads.get(form[:length], ()):
                     if form.startswith(pattern.words[0].text):
                         candidates.append(pattern)
-        candidates.extend(p for p in self.inner if word_matches(p.words[0], token))
+        if self._inner_re is not None and self._inner_re.search(token):
+            candidates.extend(p for p in self.inner if word_matches(p.words[0], token))
         if candidates:
             candidates = list(dict.fromkeys(candidates))
             starters[token] = tuple(candidates)

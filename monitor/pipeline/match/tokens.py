@@ -32,6 +32,7 @@ SOUTHEAST_ASIAN_WEIGHT = 0.25  # words per letter of Thai, Lao, Khmer, Myanmar
 _SOUTHEAST_ASIAN_RE = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 LEAD_WORDS = 60  # the lead: the first paragraph, at most this many words ...
 LEAD_MIN_WORDS = 25  # ... and at least this many when the paragraphs are that short
+SHORT_TEXT_WORDS = 60  # a text this short (a feed summary, a brief) is all lead
 
 
 def _marks() -> str:
@@ -56,6 +57,10 @@ CHARS_RE = re.compile(f"[{CHAR_SCRIPTS}]")
 HANGUL_RE = re.compile(f"[{HANGUL}]")
 
 TokenKind = Literal["word", "hangul", "chars"]
+# Where a sentence ends: its mark and the space after it, or a line break. Thai and
+# other scripts without full stops end a sentence with a space.
+_SENTENCE_END = re.compile(r"[.!?;…。！？]+[\s\"'”»)]+|\n")
+_SENTENCE_END_UNSEGMENTED = re.compile(r"[.!?;…。！？]+[\s\"'”»)]*|\s")
 CHUNK_MEMO_SIZE = 100_000
 CHUNK_MEMO_CHARS = 40  # longer chunks (a sentence of Japanese) are not worth keeping
 
@@ -125,7 +130,15 @@ class FieldText:
     documents match no topic and never need them.
     """
 
-    __slots__ = ("_starts", "folded", "lead_end", "original", "positions", "tokens")
+    __slots__ = (
+        "_sentence_ends",
+        "_starts",
+        "folded",
+        "lead_end",
+        "original",
+        "positions",
+        "tokens",
+    )
 
     def __init__(
         self,
@@ -141,6 +154,15 @@ class FieldText:
         self._starts = starts
         self.positions = positions  # word position of each token; None: its index
         self.lead_end = len(tokens)  # tokens before this index are the lead
+        self._sentence_ends: list[int] | None = None
+
+    def sentence(self, index: int) -> int:
+        """The number of the sentence token ``index`` stands in (worked out on first use)."""
+        ends = self._sentence_ends
+        if ends is None:
+            pattern = _SENTENCE_END_UNSEGMENTED if self.folded.unsegmented else _SENTENCE_END
+            ends = self._sentence_ends = [m.end() for m in pattern.finditer(self.folded.text)]
+        return bisect_right(ends, self.start(index))
 
     def start(self, index: int) -> int:
         """Offset of token ``index`` in the folded text."""
@@ -241,6 +263,9 @@ def _lead_end(field: FieldText) -> int:
     a feed summary or a wire brief, is all lead.
     """
     text = field.folded.text
+    total = field.positions[-1] + 1 if field.positions else len(field.tokens)
+    if total <= SHORT_TEXT_WORDS:
+        return len(field.tokens)
     at = len(text) - len(text.lstrip())
     while True:
         paragraph_end = text.find("\n", at)
