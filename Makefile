@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint install install-test bench lock clean
+.PHONY: run test lint install install-test bench eval-topics lock clean
 
 run: install
 	$(BIN)/monitor check
@@ -41,6 +41,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 bench: install-test
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/run.py
+
+# The shipped topics on real published text, held-back split (texts rebuilt as
+# bench/data/README.md says; they are not in the repository).
+eval-topics: install
+	$(BIN)/python bench/eval_topics.py --split test
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 # Refresh the pins from a throw-away environment, so nothing installed by hand leaks in.

@@ -42,7 +42,8 @@ def test_backtest_reports_what_a_changed_topic_would_drop(config_dir: Path, poll
     code, output = invoke(config_dir, "topics", "backtest", "--json")
     assert code == 0 and output == ""  # unchanged topics change nothing
     topics = config_dir / "topics.yaml"
-    raised = re.sub(r"min_score: [\d.]+\n", "min_score: 200\n", topics.read_text("utf-8"), 1)
+    text = topics.read_text("utf-8")
+    raised = re.sub(r"min_score: [\d.]+\n", "min_score: 200\n", text, count=1)
     topics.write_text(raised, encoding="utf-8")
     code, output = invoke(config_dir, "topics", "backtest", "--since", "1d", "--json")
     assert code == 0, output
