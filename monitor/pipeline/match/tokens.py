@@ -160,9 +160,28 @@ class FieldText:
         """The number of the sentence token ``index`` stands in (worked out on first use)."""
         ends = self._sentence_ends
         if ends is None:
-            pattern = _SENTENCE_END_UNSEGMENTED if self.folded.unsegmented else _SENTENCE_END
-            ends = self._sentence_ends = [m.end() for m in pattern.finditer(self.folded.text)]
-        return bisect_right(ends, self.start(index))
+            ends = self._sentence_ends = self._sentence_boundaries()
+        return bisect_right(ends, index)
+
+    def _sentence_boundaries(self) -> list[int]:
+        """The index of the first token of each sentence after the first.
+
+        Spaced text is counted sentence by sentence with the fast splitter (no token
+        crosses a sentence end, which is a mark and a space); unsegmented text already
+        knows where its tokens start.
+        """
+        text = self.folded.text
+        if self.folded.unsegmented:
+            offsets = [m.end() for m in _SENTENCE_END_UNSEGMENTED.finditer(text)]
+            starts = self.start_offsets()
+            return [bisect_left(starts, offset) for offset in offsets]
+        boundaries: list[int] = []
+        count, last = 0, 0
+        for match in _SENTENCE_END.finditer(text):
+            count += len(_split_spaced(text[last : match.end()], self.folded.hangul))
+            boundaries.append(count)
+            last = match.end()
+        return boundaries
 
     def start(self, index: int) -> int:
         """Offset of token ``index`` in the folded text."""
