@@ -13,9 +13,13 @@ inside words or behind proclitics there.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from functools import cache
+from pathlib import Path
 
+import babel
 from babel import localedata
 
 from monitor.pipeline.match.terms import TermError, compile_term
@@ -84,13 +88,42 @@ def _territory_names(code: str) -> tuple[str, ...]:
 
 def _names_in_every_language(code: str) -> list[str]:
     """The region's name in each language locale (not its regional variants)."""
-    names = []
+    return _every_territory_name().get(code, [])
+
+
+@cache
+def _every_territory_name() -> dict[str, list[str]]:
+    """Every region's names in every language locale, read once per Babel version.
+
+    Reading Babel's 332 locale files takes about a second, on every start of every
+    command, for a few hundred bytes per region: the table is kept in the user's
+    cache folder ($XDG_CACHE_HOME/monitor, else ~/.cache/monitor) and rebuilt when
+    Babel changes. Where that folder cannot be written, the table is built each time.
+    """
+    path = _cache_folder() / f"cldr-territories-{babel.__version__}.json"
+    try:
+        cached: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))
+        return cached
+    except (OSError, ValueError):
+        pass
+    table: dict[str, list[str]] = {}
     for locale in _language_locales():
         data = localedata.load(locale, merge_inherited=False)
-        name = data.get("territories", {}).get(code)
-        if name:
-            names.append(name)
-    return names
+        for region, name in data.get("territories", {}).items():
+            table.setdefault(region, []).append(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        pass
+    return table
+
+
+def _cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "monitor"
 
 
 @cache
