@@ -13,7 +13,8 @@ live in the git-ignored bench/data/topic-real-texts/texts.jsonl, rebuilt with
 The texts were collected and labelled by helper sessions that never saw the topics
 or the matcher (their brief: bench/data/topic-real-brief.md). Rows are split in two
 by a hash of their URL: ``tune`` (topics and scores were adjusted looking at it) and
-``test`` (looked at once, to report).
+``test`` (looked at once, to report). Rows collected after that report, from files
+named ``fresh-*.jsonl``, form a third split, ``fresh``, for the next report.
 
 Prints precision, recall and F1 per topic and per language, and every miss with the
 matcher's reason.
@@ -42,6 +43,7 @@ LABELS = DATA / "topic-real-labels.jsonl"
 TEXTS = DATA / "topic-real-texts" / "texts.jsonl"
 EXCLUDE = REPO.parent / "shared" / "data" / "eval-exclude-urls.txt"
 TOPICS = {"troops": "nk-troops", "pact": "nk-russia-pact"}
+FRESH_PREFIX = "fresh-"  # rows from files named so form a third split, collected later
 LABEL_FIELDS = ("id", "url", "language", "script", "troops", "pact", "kind", "note", "query")
 
 
@@ -89,13 +91,16 @@ def build(incoming: list[Path]) -> None:
             elif text_key in texts_seen:
                 dropped["same text twice"] += 1
             else:
+                if path.name.startswith(FRESH_PREFIX):
+                    row["split"] = "fresh"
                 rows[key] = row
                 texts_seen.add(text_key)
     labels, texts = [], []
     for number, row in enumerate(sorted(rows.values(), key=lambda r: (r["language"], r["url"]))):
         row_id = f"real-{number + 1:04d}"
         label = {name: row.get(name, "") for name in LABEL_FIELDS[1:]}
-        labels.append({"id": row_id, **label, "split": split_of(row["url"])})
+        split = row.get("split") or split_of(row["url"])
+        labels.append({"id": row_id, **label, "split": split})
         texts.append({"id": row_id, "url": row["url"], "text": row["text"]})
     _write_jsonl(LABELS, labels)
     TEXTS.parent.mkdir(parents=True, exist_ok=True)
@@ -234,7 +239,7 @@ def main() -> None:
     merge.add_argument("files", nargs="+", type=Path)
     again = sub.add_parser("rebuild", help="rebuild the texts from saved search answers")
     again.add_argument("answers", type=Path)
-    parser.add_argument("--split", choices=("tune", "test", "all"), default="tune")
+    parser.add_argument("--split", choices=("tune", "test", "fresh", "all"), default="tune")
     parser.add_argument("--topics", type=Path, default=REPO / "config" / "topics.yaml")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--no-misses", action="store_true", help="figures only")

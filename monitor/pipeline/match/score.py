@@ -62,18 +62,19 @@ def evidence(
     its strongest occurrence.
     """
     body = fields[1]
-    items = sorted(
-        (occ.field, *span(occ), occurrence_weight(occ, body), fields[occ.field].sentence(occ.first))
-        for occ in occs
-    )
+    items = sorted((occ.field, *span(occ), occurrence_weight(occ, body), occ.first) for occ in occs)
     weights: list[float] = []
     field_now, reach, sentence_now = -1, 0.0, -1
-    for field, start, end, weight, sentence in items:
-        if field == field_now and (start <= reach or sentence == sentence_now):
+    for field, start, end, weight, first in items:
+        if field == field_now and start <= reach:
             weights[-1] = max(weights[-1], weight)
         else:
-            weights.append(weight)
-            field_now, sentence_now = field, sentence
+            sentence = fields[field].sentence(first)
+            if field == field_now and sentence == sentence_now:
+                weights[-1] = max(weights[-1], weight)
+            else:
+                weights.append(weight)
+                field_now, sentence_now = field, sentence
         reach = max(reach, end + PLACE_WORDS) if field == field_now else end + PLACE_WORDS
     weights.sort(reverse=True)
     return sum(weight / rank for rank, weight in enumerate(weights, start=1))

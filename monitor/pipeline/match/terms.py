@@ -65,7 +65,7 @@ class Pattern:
     written: str
     words: tuple[Word, ...]
     single: bool  # one token long: matched as soon as its first word is
-    second: str | None  # the exact second word, checked before the whole pattern
+    second: str | None  # how the second token must start: checked before the whole pattern
 
 
 class Occ(NamedTuple):
@@ -150,7 +150,7 @@ def compile_term(written: str) -> Pattern:
     key = " ".join(_KEY_FORMS[w.mode].format(w.text) for w in words)
     single = len(words) == 1 and words[0].width == 1
     second = None
-    if len(words) > 1 and words[1].mode == "exact" and not _CLITIC_SCRIPTS.match(words[1].text):
+    if len(words) > 1 and words[1].mode in ("exact", "prefix") and not words[1].clitic:
         second = words[1].text
     return Pattern(key, written, tuple(words), single, second)
 
@@ -292,7 +292,7 @@ class TermIndex:
                 if pattern.single:
                     last: int | None = index
                 elif pattern.second is not None and (
-                    index == end or tokens[index + 1] != pattern.second
+                    index == end or not tokens[index + 1].startswith(pattern.second)
                 ):
                     continue  # most candidates fail here: "in" that is not "in Kraft"
                 else:
