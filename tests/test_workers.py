@@ -59,7 +59,7 @@ def assert_stored_once(postgres_url: str, site: Site) -> None:
 def test_three_workers_store_everything_once_and_mail_each_digest_once(
     web: LocalWeb, postgres_url: str, tmp_path: Path
 ) -> None:
-    site = publish(web, feeds=250, per_feed=8)
+    site = publish(web, feeds=150, per_feed=8)
     with LocalSMTP() as smtp:
         subscriber = (
             f"smtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  timeout: 5\n"
