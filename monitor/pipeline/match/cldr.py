@@ -1,5 +1,5 @@
 """Term-list entries drawn from the Unicode CLDR: ``@country:KP`` is North Korea's
-name in every language CLDR knows (about 180 spellings), read from Babel's copy.
+name in every language CLDR knows (about 170 spellings), read from Babel's copy.
 
 A name is used as CLDR writes it, with two changes that let it match running text:
 sort forms ("Korea, North") are left out, and in alphabetic scripts each word of
