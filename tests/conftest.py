@@ -5,7 +5,8 @@ The suite runs once per database: ``MONITOR_TEST_DATABASE=sqlite`` (the default)
 gives a fresh, empty database of the pass's kind: a SQLite file, or a PostgreSQL schema
 of its own that is dropped afterwards. Tests about SQLite itself (file locks, busy
 timeouts, paths) ask for ``sqlite_url`` or carry ``@pytest.mark.sqlite_only(reason)``;
-the PostgreSQL pass skips them, since the SQLite pass runs them.
+tests that need the PostgreSQL pass (the workers) carry ``@pytest.mark.postgres_pass``.
+Each pass deselects what the other runs (``_runs_in_this_pass``), so neither skips.
 """
 
 from __future__ import annotations
@@ -69,22 +70,37 @@ def pytest_report_header(config: pytest.Config) -> str:
 _PASS_DATABASE_FIXTURES = {"database_url", "new_database", "config_dir"}
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In the PostgreSQL pass, skip what is about SQLite itself: the SQLite pass runs it.
+def _runs_in_this_pass(item: pytest.Item) -> bool:
+    """Whether this pass runs the test; the other pass runs every test this one leaves out.
 
-    What uses the pass's database there is marked ``postgres``, like the PostgreSQL
-    storage tests, so ``-m "not postgres"`` leaves out whatever needs the server.
+    The SQLite pass runs everything but what needs the PostgreSQL pass (the workers). The
+    PostgreSQL pass runs only what depends on the pass's database: the same test there
+    would repeat the SQLite pass exactly (matching, parsing, rendering), and storage tests
+    on ``store_url`` already ran on both databases in the SQLite pass.
     """
+    if item.get_closest_marker("postgres_pass") is not None:
+        return TEST_DATABASE == "postgresql"
     if TEST_DATABASE == "sqlite":
-        return
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        marker = item.get_closest_marker("sqlite_only")
-        if marker is not None or "sqlite_url" in fixtures:
-            why = marker.args[0] if marker is not None and marker.args else "uses sqlite_url"
-            reason = f"SQLite-only ({why}); runs in the SQLite pass"
-            item.add_marker(pytest.mark.skip(reason=reason))
-        elif fixtures & _PASS_DATABASE_FIXTURES:
+        return True
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("sqlite_only") is not None or "sqlite_url" in fixtures:
+        return False
+    return bool(fixtures & _PASS_DATABASE_FIXTURES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out (deselect, not skip) what the other pass runs; mark what needs the server.
+
+    What uses the pass's database in the PostgreSQL pass is marked ``postgres``, like the
+    PostgreSQL storage tests, so ``-m "not postgres"`` leaves out whatever needs the server.
+    """
+    kept = [item for item in items if _runs_in_this_pass(item)]
+    left = [item for item in items if not _runs_in_this_pass(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+    if TEST_DATABASE == "postgresql":
+        for item in kept:
             item.add_marker(pytest.mark.postgres)
 
 

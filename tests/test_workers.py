@@ -8,7 +8,6 @@ killed by SIGKILL in the middle: its jobs are taken over by the others.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,14 +20,7 @@ from tests.support.sites import Site, build_site, load_devset_articles, syntheti
 from tests.support.smtp import LocalSMTP
 from tests.support.webserver import LocalWeb
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        os.environ.get("MONITOR_TEST_DATABASE", "sqlite") != "postgresql",
-        reason="workers need PostgreSQL: these run in the PostgreSQL pass "
-        "(MONITOR_TEST_DATABASE=postgresql)",
-    ),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]  # workers need PostgreSQL
 
 
 def publish(web: LocalWeb, feeds: int, per_feed: int) -> Site:

@@ -28,13 +28,7 @@ from tests.support.db import query
 from tests.support.sites import build_site, synthetic_articles
 from tests.support.webserver import LocalWeb
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        os.environ.get("MONITOR_TEST_DATABASE", "sqlite") != "postgresql",
-        reason="workers need PostgreSQL: this runs in the PostgreSQL pass",
-    ),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]  # workers need PostgreSQL
 
 SUBNET = "10.231.{n}"
 
