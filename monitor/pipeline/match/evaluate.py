@@ -13,9 +13,9 @@ that document's `DocView`, so an explanation or a second topic never asks twice.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from monitor.pipeline.match.score import evidence
 from monitor.pipeline.match.terms import Occ
@@ -24,13 +24,41 @@ from monitor.pipeline.match.tokens import FieldText
 TITLE, BODY, BOTH = 1, 2, 3  # field masks; Occ.field is 0 (title) or 1 (body)
 
 
-class Outcome(NamedTuple):
-    ok: bool
-    score: float | None  # None: the clause filters but brings no evidence (NOT)
-    occs: tuple[Occ, ...]
+class Outcome:
+    """What a clause answers on one document.
+
+    ``score`` is None for a clause that filters but brings no evidence (NOT).
+    Otherwise it is worked out on first use: most clauses' scores are never asked
+    for (an ``OR`` or ``NEAR`` scores the places it pools, not its children).
+    """
+
+    __slots__ = ("_score", "_view", "evidential", "occs", "ok")
+
+    def __init__(
+        self,
+        ok: bool,
+        occs: tuple[Occ, ...] = (),
+        view: DocView | None = None,
+        score: float | Callable[[], float] | None = None,
+    ) -> None:
+        self.ok = ok
+        self.occs = occs
+        self._view = view  # set: the score is the evidence of ``occs`` in this view
+        self._score = score
+        self.evidential = view is not None or score is not None
+
+    @property
+    def score(self) -> float | None:
+        score = self._score
+        if score is None and self._view is not None:
+            score = self._score = self._view.evidence(self.occs)
+        elif callable(score):
+            score = self._score = score()
+        return score
 
 
-FAIL = Outcome(False, 0.0, ())
+FAIL = Outcome(False, score=0.0)
+FILTER = Outcome(True)  # holds, brings no evidence
 
 
 class DocView:
@@ -93,7 +121,7 @@ class Leaf:
 
     def evaluate(self, view: DocView, mask: int) -> Outcome:
         occs = view.occurrences(self.keys, mask)
-        return Outcome(True, view.evidence(occs), tuple(occs)) if occs else FAIL
+        return Outcome(True, tuple(occs), view) if occs else FAIL
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -106,9 +134,9 @@ class AnyOf:
         if not held:
             return FAIL
         occs = tuple(occ for out in held for occ in out.occs)
-        if all(out.score is None for out in held):
-            return Outcome(True, None, occs)
-        return Outcome(True, view.evidence(occs), occs)
+        if not any(out.evidential for out in held):
+            return Outcome(True, occs)
+        return Outcome(True, occs, view)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -123,9 +151,11 @@ class AllOf:
             if not out.ok:
                 return FAIL
             outs.append(out)
-        scores = [out.score for out in outs if out.score is not None]
         occs = tuple(occ for out in outs for occ in out.occs)
-        return Outcome(True, min(scores) if scores else None, occs)
+        scored = [out for out in outs if out.evidential]
+        if not scored:
+            return Outcome(True, occs)
+        return Outcome(True, occs, score=lambda: min(out.score or 0.0 for out in scored))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -135,7 +165,7 @@ class Without:
 
     def evaluate(self, view: DocView, mask: int) -> Outcome:
         out = view.outcome(self.child, mask)
-        return FAIL if out.ok else Outcome(True, None, ())
+        return FAIL if out.ok else FILTER
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -161,10 +191,10 @@ class Boosted:
 
     def evaluate(self, view: DocView, mask: int) -> Outcome:
         out = view.outcome(self.child, mask)
-        if not out.ok or out.score is None:
+        if not out.ok or not out.evidential:
             return out
         occs = tuple(occ._replace(boost=occ.boost * self.factor) for occ in out.occs)
-        return Outcome(True, view.evidence(occs), occs)
+        return Outcome(True, occs, view)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -186,7 +216,7 @@ class Near:
         meetings = meeting_places(view, left.occs, right.occs, self.distance)
         if not meetings:
             return FAIL
-        return Outcome(True, view.evidence(meetings), tuple(meetings))
+        return Outcome(True, tuple(meetings), view)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -204,7 +234,7 @@ class Slop:
         windows = _windows(view, per_word, self.distance)
         if not windows:
             return FAIL
-        return Outcome(True, view.evidence(windows), tuple(windows))
+        return Outcome(True, tuple(windows), view)
 
 
 def gap(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -8,7 +8,6 @@ is worked out when it is compiled).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from monitor.models import Document, Field, TermHit, TopicDefinition, TopicMatch
 from monitor.pipeline.match.compile import CompiledTopic, Expression, compile_expression
 from monitor.pipeline.match.evaluate import BOTH, DocView, Outcome
 from monitor.pipeline.match.explain import evidence_note, excluded, failure
-from monitor.pipeline.match.score import SEED_WEIGHT, SeedProfile, features
+from monitor.pipeline.match.score import SEED_WEIGHT, SeedProfile
 from monitor.pipeline.match.terms import Occ, TermIndex
 from monitor.pipeline.match.tokens import tokenize
 
@@ -202,5 +201,4 @@ def _evaluate(prepared: _Prepared, view: DocView, maker: _HitMaker) -> TopicMatc
 def _seed_bonus(topic: CompiledTopic, view: DocView, outcome: Outcome) -> float:
     if topic.seeds is None or not outcome.occs:
         return 0.0
-    counts: Counter[str] = features(view.fields)
-    return SEED_WEIGHT * topic.seeds.similarity(counts)
+    return SEED_WEIGHT * topic.seeds.similarity(view.fields)

@@ -87,13 +87,11 @@ def features(fields: Iterable[FieldText]) -> Counter[str]:
         counts.update(field.tokens)
         if field.positions is not None:
             counts.update(_character_pairs(field.tokens))
-    return Counter(
-        {
-            t: n
-            for t, n in counts.items()
-            if len(t) >= MIN_FEATURE or (len(t) > 1 and t[0] >= HANGUL_START)
-        }
-    )
+    return Counter({t: n for t, n in counts.items() if _is_feature(t)})
+
+
+def _is_feature(token: str) -> bool:
+    return len(token) >= MIN_FEATURE or (len(token) > 1 and token[0] >= HANGUL_START)
 
 
 def _character_pairs(tokens: list[str]) -> Iterable[str]:
@@ -116,16 +114,32 @@ class SeedProfile:
         counts = features(tokenize(text) for text in texts)
         if not counts:
             return None
-        return cls(_unit(counts))
+        weights = {word: _weight(count) for word, count in counts.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        return cls({word: w / norm for word, w in weights.items()})
 
-    def similarity(self, counts: Counter[str]) -> float:
+    def similarity(self, fields: Iterable[FieldText]) -> float:
+        """The cosine of the document's content words (`features`) and the seeds'."""
+        counts = features(fields)
         if not counts:
             return 0.0
-        document = _unit(counts)
-        return sum(weight * document.get(word, 0.0) for word, weight in self.weights.items())
+        weight = _WEIGHTS.__getitem__
+        norm = math.sqrt(sum(weight(count) ** 2 for count in counts.values()))
+        seeds = self.weights
+        shared = seeds.keys() & counts.keys()
+        return sum(seeds[word] * weight(counts[word]) for word in shared) / norm
 
 
-def _unit(counts: Counter[str]) -> dict[str, float]:
-    weights = {word: 1.0 + math.log(count) for word, count in counts.items()}
-    norm = math.sqrt(sum(w * w for w in weights.values()))
-    return {word: w / norm for word, w in weights.items()}
+class _Weights(dict[int, float]):
+    """``1 + log(count)``, the weight of a word seen ``count`` times, remembered."""
+
+    def __missing__(self, count: int) -> float:
+        value = self[count] = 1.0 + math.log(count)
+        return value
+
+
+def _weight(count: int) -> float:
+    return _WEIGHTS[count]
+
+
+_WEIGHTS = _Weights()

@@ -266,7 +266,7 @@ class TermIndex:
         pieces = sorted({re.escape(p.words[0].text) for p in self.inner}, key=len, reverse=True)
         self._inner_re = re.compile("|".join(pieces)) if pieces else None
         self._seen: set[str] = set()  # tokens already looked up
-        self._starters: dict[str, tuple[Pattern, ...]] = {}  # those that start a pattern
+        self._starters: dict[str, _Starts] = {}  # those that start a pattern
 
     def scan(self, field: FieldText, field_id: int, found: dict[str, list[Occ]]) -> None:
         """Add every occurrence of every pattern in ``field`` to ``found``.
@@ -288,21 +288,30 @@ class TermIndex:
         tokens = field.tokens
         end = len(tokens) - 1
         for index in compress(range(len(tokens)), map(starting.__contains__, tokens)):
-            for pattern in starters[tokens[index]]:
-                if pattern.single:
-                    last: int | None = index
-                elif pattern.second is not None and (
-                    index == end or not tokens[index + 1].startswith(pattern.second)
-                ):
-                    continue  # most candidates fail here: "in" that is not "in Kraft"
-                else:
-                    last = match_at(pattern.words, field, index)
+            starts = starters[tokens[index]]
+            for pattern in starts.single:
+                found.setdefault(pattern.key, []).append(Occ(field_id, index, index, pattern.key))
+            if index == end:
+                candidates = starts.unsure
+            else:
+                after = tokens[index + 1]
+                candidates = starts.by_second.get(after, ())
+                if starts.by_prefix:
+                    candidates += tuple(
+                        pattern
+                        for head, patterns in starts.by_prefix
+                        if after.startswith(head)
+                        for pattern in patterns
+                    )
+                candidates += starts.unsure
+            for pattern in candidates:
+                last = match_at(pattern.words, field, index)
                 if last is not None:
                     found.setdefault(pattern.key, []).append(
                         Occ(field_id, index, last, pattern.key)
                     )
 
-    def _learn(self, token: str, seen: set[str], starters: dict[str, tuple[Pattern, ...]]) -> None:
+    def _learn(self, token: str, seen: set[str], starters: dict[str, _Starts]) -> None:
         """Note the patterns whose first word matches ``token`` (runs of characters still
         to be checked in place)."""
         candidates: list[Pattern] = []
@@ -317,9 +326,44 @@ class TermIndex:
         if self._inner_re is not None and self._inner_re.search(token):
             candidates.extend(p for p in self.inner if word_matches(p.words[0], token))
         if candidates:
-            candidates = list(dict.fromkeys(candidates))
-            starters[token] = tuple(candidates)
+            starters[token] = _Starts.of(list(dict.fromkeys(candidates)))
         seen.add(token)
+
+
+@dataclass(frozen=True, slots=True)
+class _Starts:
+    """The patterns one token starts, by what the next token must be.
+
+    Most candidates fail on the second word ("in" that is not "in Kraft"), so those
+    whose second word is exact are looked up by the next token instead of tried.
+    """
+
+    single: tuple[Pattern, ...]  # one token long: matched already
+    by_second: dict[str, tuple[Pattern, ...]]  # the next token must equal the key
+    by_prefix: tuple[tuple[str, tuple[Pattern, ...]], ...]  # ... or start with it
+    unsure: tuple[Pattern, ...]  # checked in place whatever follows
+
+    @classmethod
+    def of(cls, patterns: list[Pattern]) -> _Starts:
+        single: list[Pattern] = []
+        exact: dict[str, list[Pattern]] = {}
+        prefixed: dict[str, list[Pattern]] = {}
+        unsure: list[Pattern] = []
+        for pattern in patterns:
+            if pattern.single:
+                single.append(pattern)
+            elif pattern.second is None:
+                unsure.append(pattern)
+            elif pattern.words[1].mode == "exact":
+                exact.setdefault(pattern.second, []).append(pattern)
+            else:
+                prefixed.setdefault(pattern.second, []).append(pattern)
+        return cls(
+            tuple(single),
+            {second: tuple(group) for second, group in exact.items()},
+            tuple((head, tuple(group)) for head, group in prefixed.items()),
+            tuple(unsure),
+        )
 
 
 def match_at(words: tuple[Word, ...], field: FieldText, index: int) -> int | None:
