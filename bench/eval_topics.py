@@ -13,8 +13,8 @@ live in the git-ignored bench/data/topic-real-texts/texts.jsonl, rebuilt with
 The texts were collected and labelled by helper sessions that never saw the topics
 or the matcher (their brief: bench/data/topic-real-brief.md). Rows are split in two
 by a hash of their URL: ``tune`` (topics and scores were adjusted looking at it) and
-``test`` (looked at once, to report). Rows collected after that report, from files
-named ``fresh-*.jsonl``, form a third split, ``fresh``, for the next report.
+``test`` (looked at once, to report). Rows collected after a report are added with
+``build --as fresh`` (then ``fresh2``): a split of their own, scored once.
 
 Prints precision, recall and F1 per topic and per language, and every miss with the
 matcher's reason.
@@ -43,7 +43,7 @@ LABELS = DATA / "topic-real-labels.jsonl"
 TEXTS = DATA / "topic-real-texts" / "texts.jsonl"
 EXCLUDE = REPO.parent / "shared" / "data" / "eval-exclude-urls.txt"
 TOPICS = {"troops": "nk-troops", "pact": "nk-russia-pact"}
-FRESH_PREFIX = "fresh-"  # rows from files named so form a third split, collected later
+SPLITS = ("tune", "test", "fresh", "fresh2")  # the last two: gathered after a report
 LABEL_FIELDS = ("id", "url", "language", "script", "troops", "pact", "kind", "note", "query")
 
 
@@ -66,11 +66,18 @@ def _url_key(url: str) -> str:
     return url.removeprefix("www.")
 
 
-def build(incoming: list[Path]) -> None:
-    """Merge labelled rows from helper files into the labels and the texts files."""
+def build(incoming: list[Path], split: str | None = None) -> None:
+    """Add labelled rows from helper files to the labels and the texts files.
+
+    Rows already in the labels keep their ids; new ones are numbered after them. Their
+    split is ``split`` when given (rows gathered after a report), else `split_of`.
+    """
     excluded = excluded_urls()
-    rows: dict[str, dict[str, Any]] = {}
-    texts_seen: set[str] = set()
+    labels = _read_jsonl(LABELS) if LABELS.exists() else []
+    texts = {row["id"]: row for row in _read_jsonl(TEXTS)} if TEXTS.exists() else {}
+    urls = {_url_key(row["url"]) for row in labels}
+    texts_seen = {_text_key(row["text"]) for row in texts.values()}
+    added: list[dict[str, Any]] = []
     dropped: Counter[str] = Counter()
     for path in incoming:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -82,30 +89,31 @@ def build(incoming: list[Path]) -> None:
                 dropped["not JSON"] += 1
                 print(f"{path}:{number}: not JSON, left out", file=sys.stderr)
                 continue
-            key = _url_key(row["url"])
-            text_key = " ".join(row["text"].split())[:200]
+            key, text_key = _url_key(row["url"]), _text_key(row["text"])
             if key in excluded:
                 dropped["on the exclusion list"] += 1
-            elif key in rows:
-                dropped["URL twice"] += 1
+            elif key in urls:
+                dropped["URL already there"] += 1
             elif text_key in texts_seen:
                 dropped["same text twice"] += 1
             else:
-                if path.name.startswith(FRESH_PREFIX):
-                    row["split"] = "fresh"
-                rows[key] = row
+                urls.add(key)
                 texts_seen.add(text_key)
-    labels, texts = [], []
-    for number, row in enumerate(sorted(rows.values(), key=lambda r: (r["language"], r["url"]))):
-        row_id = f"real-{number + 1:04d}"
+                added.append(row)
+    last = max((int(row["id"].removeprefix("real-")) for row in labels), default=0)
+    for number, row in enumerate(sorted(added, key=lambda r: (r["language"], r["url"])), last + 1):
+        row_id = f"real-{number:04d}"
         label = {name: row.get(name, "") for name in LABEL_FIELDS[1:]}
-        split = row.get("split") or split_of(row["url"])
-        labels.append({"id": row_id, **label, "split": split})
-        texts.append({"id": row_id, "url": row["url"], "text": row["text"]})
+        labels.append({"id": row_id, **label, "split": split or split_of(row["url"])})
+        texts[row_id] = {"id": row_id, "url": row["url"], "text": row["text"]}
     _write_jsonl(LABELS, labels)
     TEXTS.parent.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(TEXTS, texts)
-    print(f"{len(labels)} rows kept; left out: {dict(dropped) or 'none'}")
+    _write_jsonl(TEXTS, [texts[row["id"]] for row in labels if row["id"] in texts])
+    print(f"{len(added)} rows added, {len(labels)} in all; left out: {dict(dropped) or 'none'}")
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 def rebuild(answers: Path) -> None:
@@ -124,9 +132,11 @@ def rebuild(answers: Path) -> None:
             row = wanted.get(_url_key(result.get("url", "")))
             if row is not None and row["id"] not in found:
                 found[row["id"]] = {"id": row["id"], "url": row["url"], "text": result["excerpt"]}
+    kept = {row["id"]: row for row in _read_jsonl(TEXTS)} if TEXTS.exists() else {}
+    kept.update(found)  # texts already here (rows added since) stay
     TEXTS.parent.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(TEXTS, [found[row["id"]] for row in labels if row["id"] in found])
-    print(f"{len(found)} of {len(labels)} rows came back; written to {TEXTS}")
+    _write_jsonl(TEXTS, [kept[row["id"]] for row in labels if row["id"] in kept])
+    print(f"{len(found)} of {len(labels)} rows came back; {len(kept)} texts in {TEXTS}")
 
 
 def load_examples(split: str) -> list[Example]:
@@ -237,9 +247,10 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command")
     merge = sub.add_parser("build", help="merge helpers' labelled rows (JSONL files)")
     merge.add_argument("files", nargs="+", type=Path)
+    merge.add_argument("--as", dest="as_split", choices=SPLITS, help="the new rows' split")
     again = sub.add_parser("rebuild", help="rebuild the texts from saved search answers")
     again.add_argument("answers", type=Path)
-    parser.add_argument("--split", choices=("tune", "test", "fresh", "all"), default="tune")
+    parser.add_argument("--split", choices=(*SPLITS, "all"), default="tune")
     parser.add_argument("--topics", type=Path, default=REPO / "config" / "topics.yaml")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--no-misses", action="store_true", help="figures only")
@@ -248,7 +259,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.command == "build":
-        build(args.files)
+        build(args.files, args.as_split)
         return
     if args.command == "rebuild":
         rebuild(args.answers)

@@ -8,7 +8,7 @@ from monitor.models import Document, TopicDefinition
 from monitor.pipeline.match import build_matcher, compile_topic
 from monitor.pipeline.match.matcher import Matcher
 
-FILLER = " ".join(["Officials gave no further detail."] * 12)
+FILLER = " ".join(["Officials gave no further detail."] * 25)  # past SHORT_TEXT_WORDS
 
 
 def score(query: str, title: str, text: str, seeds: tuple[str, ...] = ()) -> float:

@@ -32,7 +32,7 @@ SOUTHEAST_ASIAN_WEIGHT = 0.25  # words per letter of Thai, Lao, Khmer, Myanmar
 _SOUTHEAST_ASIAN_RE = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 LEAD_WORDS = 60  # the lead: the first paragraph, at most this many words ...
 LEAD_MIN_WORDS = 25  # ... and at least this many when the paragraphs are that short
-SHORT_TEXT_WORDS = 60  # a text this short (a feed summary, a brief) is all lead
+SHORT_TEXT_WORDS = 120  # a text this short (a feed summary, a brief) is all lead
 
 
 def _marks() -> str:
@@ -278,8 +278,10 @@ def _lead_end(field: FieldText) -> int:
 
     The lead is the first paragraph, and the ones after it while it is shorter than
     `LEAD_MIN_WORDS` (a one-line dateline or a feed summary in short paragraphs is
-    not yet the story), never more than `LEAD_WORDS`. A text no longer than that,
-    a feed summary or a wire brief, is all lead.
+    not yet the story), never more than `LEAD_WORDS`. A text of at most
+    `SHORT_TEXT_WORDS`, a feed summary or a wire brief, is all lead: on the tuning
+    split of the real-coverage set 120 words gained recall on both topics over 60,
+    and 200 let the written dev set's deliberate background sentences through.
     """
     text = field.folded.text
     total = field.positions[-1] + 1 if field.positions else len(field.tokens)
