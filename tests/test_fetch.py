@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import gzip
+import ipaddress
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -12,8 +14,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
-from monitor.pipeline.egress import EgressPolicy, check_url
-from monitor.pipeline.fetch import Fetcher, FetchResult
+from monitor.pipeline import egress
+from monitor.pipeline.egress import EgressPolicy, IPAddress, check_url
+from monitor.pipeline.fetch import BrotliDecoder, Fetcher, FetchResult
 from monitor.settings import HttpSettings
 from tests.support.webserver import LocalWeb
 
@@ -235,6 +238,38 @@ def test_content_encodings_are_decoded(
     assert get(web.url("/enc")).body == expected
 
 
+def _empty_blocks_gzip(size: int) -> bytes:
+    """A gzip member of ``size`` bytes that inflates to nothing: empty stored blocks."""
+    blocks = b"\x00\x00\x00\xff\xff" * (size // 5)
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + blocks + b"\x03\x00" + bytes(8)
+
+
+def test_an_inner_coding_counts_against_the_cap(web: LocalWeb) -> None:
+    """`gzip, gzip` whose inner layer is 100 caps of nothing: the last layer's output stays
+    empty, so only counting every layer stops it (before, it inflated the whole inner layer)."""
+    inner = _empty_blocks_gzip(100 * LOOPBACK.max_body_bytes)
+    assert gzip.decompress(inner) == b""
+    web.route("/stacked", _gzip(inner), headers={"Content-Encoding": "gzip, gzip"})
+    with pytest.raises(ResponseTooLargeError, match="decoded body over"):
+        get(web.url("/stacked"))
+
+
+def test_more_than_two_codings_are_refused(web: LocalWeb) -> None:
+    web.route(
+        "/triple", _gzip(_gzip(_gzip(TEXT))), headers={"Content-Encoding": "gzip, gzip, gzip"}
+    )
+    with pytest.raises(FetchError, match="3 content codings stacked"):
+        get(web.url("/triple"))
+
+
+def test_a_brotli_layer_never_inflates_past_its_budget() -> None:
+    """A chunk of a brotli bomb yields at most about the budget, not the whole bomb."""
+    bomb = _brotli(b"\0" * (64 * 1024 * 1024))
+    decoder = BrotliDecoder()
+    out = decoder.decode(bomb, 100_000)
+    assert 100_000 <= len(out) < 1_000_000
+
+
 def test_a_corrupt_gzip_body_is_a_decoding_error(web: LocalWeb) -> None:
     web.route("/bad", b"\x1f\x8b\x08\x00garbage-not-deflate", headers={"Content-Encoding": "gzip"})
     with pytest.raises(FetchError, match="DecodingError"):
@@ -347,6 +382,71 @@ def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop(web: LocalWeb) -> No
     assert web.requests_to("/landing")[0].headers.get("cookie") == "consent=yes"
 
 
+@pytest.fixture
+def named_loopback(web: LocalWeb, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], str]:
+    """``url(host, path)``: a URL on the local server under any host name (every name
+    resolves to 127.0.0.1, as in tests/test_egress.py), so cookies see real site names."""
+
+    async def resolve(host: str, port: int, url: str) -> list[IPAddress]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(egress, "_resolve", resolve)
+    return lambda host, path: f"http://{host}:{web.port}{path}"
+
+
+def get_in_turn(urls: list[str]) -> None:
+    """GET each URL in order through one `Fetcher`, so they share its cookie jar."""
+
+    async def go() -> None:
+        async with Fetcher(LOOPBACK) as fetcher:
+            for url in urls:
+                await fetcher.get(url)
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("setter", "domain", "other"),
+    [
+        ("attacker.com", "com", "victim.com"),
+        ("shop.example.co.uk", "co.uk", "bank.co.uk"),
+        ("alice.github.io", "github.io", "bob.github.io"),
+        ("alice.blogspot.com", ".blogspot.com", "bob.blogspot.com"),
+    ],
+)
+def test_a_cookie_scoped_to_a_public_suffix_is_not_sent_to_another_site(
+    web: LocalWeb, named_loopback: Callable[[str, str], str], setter: str, domain: str, other: str
+) -> None:
+    web.route("/set", "ok", headers={"Set-Cookie": f"sid=planted; Domain={domain}; Path=/"})
+    web.route("/read", "ok")
+    get_in_turn([named_loopback(setter, "/set"), named_loopback(other, "/read")])
+    assert web.requests_to("/read")[0].headers.get("cookie") is None
+
+
+def test_a_cookie_scoped_to_a_site_is_still_shared_across_its_hosts(
+    web: LocalWeb, named_loopback: Callable[[str, str], str]
+) -> None:
+    web.route("/set", "ok", headers={"Set-Cookie": "consent=yes; Domain=example.co.uk; Path=/"})
+    web.route("/read", "ok")
+    get_in_turn(
+        [named_loopback("www.example.co.uk", "/set"), named_loopback("news.example.co.uk", "/read")]
+    )
+    assert web.requests_to("/read")[0].headers.get("cookie") == "consent=yes"
+
+
+def test_a_public_suffix_that_is_the_host_keeps_its_cookie_to_itself(
+    web: LocalWeb, named_loopback: Callable[[str, str], str]
+) -> None:
+    """RFC 6265 §5.3 step 5: ``Domain=github.io`` from github.io itself is host-only."""
+    web.route("/set", "ok", headers={"Set-Cookie": "sid=own; Domain=github.io; Path=/"})
+    web.route("/read", "ok")
+    reads = ["github.io", "alice.github.io"]
+    get_in_turn([named_loopback("github.io", "/set")] + [named_loopback(h, "/read") for h in reads])
+    own, other = web.requests_to("/read")
+    assert own.headers.get("cookie") == "sid=own"
+    assert other.headers.get("cookie") is None
+
+
 def test_https_verifies_certificates(tmp_path: object) -> None:
     """A self-signed certificate on loopback is refused (TLS verification is on)."""
     import ssl
@@ -446,7 +546,7 @@ URL_PARTS = st.sampled_from(
 def test_wire_url_is_exactly_what_httpx_sends(parts: list[str]) -> None:
     import httpx
 
-    from monitor.pipeline.fetch import wire_url
+    from monitor.pipeline.wire import wire_url
 
     url = "".join(parts)
     try:
@@ -467,10 +567,10 @@ def test_wire_url_is_exactly_what_httpx_sends(parts: list[str]) -> None:
     ],
 )
 def test_wire_url_fast_path_takes_ordinary_urls_as_they_are(url: str) -> None:
-    from monitor.pipeline import fetch as fetch_module
+    from monitor.pipeline import wire
 
-    assert fetch_module._PLAIN_URL.fullmatch(url) is not None
-    assert fetch_module.wire_url(url) == url
+    assert wire._PLAIN_URL.fullmatch(url) is not None
+    assert wire.wire_url(url) == url
 
 
 def test_repeated_and_non_ascii_headers_read_as_httpx_reads_them(web: LocalWeb) -> None:

@@ -8,11 +8,14 @@ The client is one `aiohttp.ClientSession` whose connector is the egress guard
 (`GuardedConnector`); it costs a fraction of httpx's per-request CPU (see
 bench/bench_http.py). What httpx did for the fetcher and aiohttp does differently
 is done here the httpx way, so behaviour did not change with the library: the URL
-is normalised and percent-encoded by `httpx.URL` and sent as is; response headers
+is normalised and percent-encoded by `httpx.URL` and sent as is (`monitor.pipeline.wire`
+reads it once, and the egress guard checks that same reading); response headers
 are read through `httpx.Headers` (repeated fields joined, the same decoding);
 bodies are decoded here (aiohttp's own decompression is off) with httpx's rules
 for ``Content-Encoding``; timeouts are not rounded; errors name the httpx
 exception that would have been raised (``ReadError``, ``ConnectTimeout``...).
+Cookies are kept in one jar that refuses cookies scoped to a public suffix
+(`monitor.pipeline.cookies`).
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 import httpx
 from yarl import URL
 
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
+from monitor.pipeline.cookies import SiteCookieJar
 from monitor.pipeline.egress import EgressPolicy, GuardedConnector, check_url
 from monitor.settings import HttpSettings
 
@@ -140,7 +144,7 @@ class Fetcher:
                 sock_read=settings.read_timeout,
                 ceil_threshold=NO_ROUNDING,
             ),
-            cookie_jar=aiohttp.CookieJar(unsafe=True),  # httpx kept cookies of IP hosts too
+            cookie_jar=SiteCookieJar(unsafe=True),  # httpx kept cookies of IP hosts too
             trust_env=False,  # a proxy would resolve the target out of the guard's reach
             auto_decompress=False,  # decoded here, with the cap applied as it decodes
             max_line_size=MAX_HEADER_LINE,
@@ -195,10 +199,9 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         current, permanent, hops = url, None, 0
         while True:
-            await check_url(current, self.policy)
-            host = urlsplit(current).hostname or ""
-            async with self._per_host[host]:
-                status, response_headers, body = await self._request(current, headers)
+            target = await check_url(current, self.policy)
+            async with self._per_host[target.raw_host or ""]:
+                status, response_headers, body = await self._request(current, target, headers)
             if status in REDIRECT_STATUSES:
                 location = response_headers.get("location")
                 if not location:
@@ -217,12 +220,10 @@ class Fetcher:
             return self._result(url, current, status, response_headers, body, started, permanent)
 
     async def _request(
-        self, url: str, headers: dict[str, str]
+        self, url: str, target: URL, headers: dict[str, str]
     ) -> tuple[int, ResponseHeaders, bytes]:
+        """GET ``target``, the checked reading of ``url``; aiohttp sends it without requoting."""
         session = self._session or self._open()
-        # the URL as httpx would send it (an invalid one raises httpx.InvalidURL, as
-        # before); aiohttp sends it as it is, without its own requoting
-        target = URL(wire_url(url), encoded=True)
         try:
             async with session.get(target, headers=headers, allow_redirects=False) as response:
                 status = response.status
@@ -249,10 +250,10 @@ class Fetcher:
         self, response: aiohttp.ClientResponse, headers: ResponseHeaders, url: str
     ) -> bytes:
         limit = self.settings.max_body_bytes
-        decoder = content_decoder(headers)
         chunks: list[bytes] = []
         size = 0
         try:
+            decoder = content_decoder(headers, limit)
             async for raw in response.content.iter_any():
                 chunk = decoder.decode(raw, limit - size + 1)
                 size += len(chunk)
@@ -261,6 +262,8 @@ class Fetcher:
                 if chunk:
                     chunks.append(chunk)
             chunk = decoder.flush(limit - size + 1)
+        except DecodedTooLarge as exc:
+            raise ResponseTooLargeError(url, str(exc)) from exc
         except DecodingError as exc:
             raise FetchError(url, f"DecodingError: {exc}") from exc
         size += len(chunk)
@@ -297,39 +300,7 @@ class Fetcher:
         raise FetchError(final_url, _status_reason(status), status, retry_after)
 
 
-# --- URLs and headers as httpx reads them ---------------------------------------------------
-
-_PLAIN_URL = re.compile(
-    r"(?P<scheme>https?)://(?P<host>[a-z0-9.\-]+)(?::(?P<port>[1-9][0-9]*))?"
-    r"(?P<path>/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*)?"
-)
-_IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")  # httpx's test for an IPv4 host
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # what ipaddress.IPv4Address accepts
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
-
-
-def wire_url(url: str) -> str:
-    """``str(httpx.URL(url))``: the URL normalised and percent-encoded as httpx sends it.
-
-    Most URLs are already in that form, and recognising one costs a regular expression
-    instead of httpx's parser: lower-case scheme and host name, no user info, no default
-    or zero-padded port, no dot segments, nothing to percent-encode, every ``%`` starting
-    a valid escape, no fragment, and an IPv4-looking host that is a valid address.
-    Anything else goes through httpx (tests/test_fetch.py checks the two agree).
-    """
-    plain = _PLAIN_URL.fullmatch(url)
-    if (
-        plain is not None
-        and len(url) <= 65536
-        and plain["port"] != _DEFAULT_PORTS[plain["scheme"]]
-        and "/." not in plain["path"]
-        and ("%" not in url or _BAD_ESCAPE.search(url) is None)
-        and (_IPV4_STYLE.fullmatch(plain["host"]) is None or _IPV4.fullmatch(plain["host"]))
-    ):
-        return url
-    return str(httpx.URL(url))
+# --- headers as httpx reads them -------------------------------------------------------------
 
 
 class ResponseHeaders(Protocol):
@@ -438,7 +409,8 @@ class BrotliDecoder:
             return b""
         self._seen = True
         try:
-            return bytes(self._d.process(data))
+            # the output stops growing at the budget: a brotli bomb inflates no further
+            return bytes(self._d.process(data, output_buffer_limit=max(budget, 1)))
         except _BROTLI.error as exc:
             raise DecodingError(str(exc)) from exc
 
@@ -454,24 +426,42 @@ class BrotliDecoder:
 
 
 class MultiDecoder:
-    """Several codings, undone last first (``Content-Encoding: gzip, br``)."""
+    """Several codings, undone last first (``Content-Encoding: gzip, br``).
 
-    def __init__(self, children: list[Decoder]) -> None:
+    Every layer's output counts against the cap, not only the last one's: with only
+    the last one bounded, ``gzip, gzip`` inflated 6 MB on the wire to 4 GB in the
+    inner layer before the cap saw a byte.
+    """
+
+    def __init__(self, children: list[Decoder], cap: int) -> None:
         self._children = list(reversed(children))
+        self._cap = cap
+        self._produced = [0] * len(self._children)
 
     def decode(self, data: bytes, budget: int) -> bytes:
-        last = len(self._children) - 1
-        for index, child in enumerate(self._children):
-            data = child.decode(data, budget if index == last else 1 << 62)
-        return data
+        return self._through(data, budget, final=False)
 
     def flush(self, budget: int) -> bytes:
-        data = b""
+        return self._through(b"", budget, final=True)
+
+    def _through(self, data: bytes, budget: int, *, final: bool) -> bytes:
         last = len(self._children) - 1
         for index, child in enumerate(self._children):
-            room = budget if index == last else 1 << 62
-            data = child.decode(data, room) + child.flush(room)
+            room = budget if index == last else self._cap - self._produced[index] + 1
+            data = child.decode(data, room)
+            if final:
+                data += child.flush(room)
+            self._produced[index] += len(data)
+            if index != last and self._produced[index] > self._cap:
+                raise DecodedTooLarge(self._cap)
         return data
+
+
+class DecodedTooLarge(Exception):
+    """An inner content coding inflated past the body cap."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"decoded body over {cap} bytes")
 
 
 def _load_brotli() -> Any:
@@ -485,12 +475,16 @@ def _load_brotli() -> Any:
 _BROTLI = _load_brotli()
 
 
-def content_decoder(headers: ResponseHeaders) -> Decoder:
-    """The decoder for a response's Content-Encoding: httpx's rules.
+MAX_CODINGS = 2
+
+
+def content_decoder(headers: ResponseHeaders, cap: int) -> Decoder:
+    """The decoder for a response's Content-Encoding: httpx's rules, within ``cap``.
 
     Codings are read left to right from every Content-Encoding field (comma-separated,
     case-insensitive); unknown ones (and ``br`` without brotli installed) are skipped,
-    so their bytes pass through as they came.
+    so their bytes pass through as they came. More than `MAX_CODINGS` real codings is
+    refused: no server needs three, and each layer multiplies what a bomb can hold.
     """
     decoders: list[Decoder] = []
     for value in headers.get_list("content-encoding", split_commas=True):
@@ -501,10 +495,15 @@ def content_decoder(headers: ResponseHeaders) -> Decoder:
             decoders.append(ZlibDecoder(gzip=coding == "gzip"))
         elif coding == "br" and _BROTLI is not None:
             decoders.append(BrotliDecoder())
+    decoders = [d for d in decoders if not isinstance(d, IdentityDecoder)]
+    if len(decoders) > MAX_CODINGS:
+        raise DecodingError(
+            f"{len(decoders)} content codings stacked; more than {MAX_CODINGS} are refused"
+        )
     if len(decoders) == 1:
         return decoders[0]
     if decoders:
-        return MultiDecoder(decoders)
+        return MultiDecoder(decoders, cap)
     return IdentityDecoder()
 
 
