@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from monitor.models import FeedSpec, TopicDefinition
+from monitor.text import clean_line
 
 TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TERM_LIST_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -56,6 +57,9 @@ class ExtractionSettings(Section):
     workers: Annotated[int, Field(ge=0, le=64)] = 0
     """Extraction processes; 0 means one per CPU core."""
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30
+    """Time limit for each page extracted and each feed parsed; an overrun kills the worker."""
+    memory_mb: Annotated[int, Field(ge=256, le=65536)] = 1536
+    """Memory limit of each worker process; a page or feed that needs more fails alone."""
     min_text_chars: Annotated[int, Field(ge=0)] = 200
     """Below this, the page's extraction counts as failed and the feed summary is kept."""
 
@@ -307,7 +311,8 @@ class FeedItem(Section):
 
     def to_spec(self) -> FeedSpec:
         interval = round(self.interval_minutes * 60) if self.interval_minutes else None
-        return FeedSpec(self.url, self.name, self.language, interval)
+        # A name may come from an imported OPML file: it becomes the outlet's name.
+        return FeedSpec(self.url, clean_line(self.name, 300), self.language, interval)
 
 
 class FeedFile(Section):

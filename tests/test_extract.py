@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.errors import ExtractError
-from monitor.pipeline.extract import ExtractorPool, extract_page
+from monitor.pipeline.extract import extract_page
+from monitor.pipeline.sandbox import Sandbox
 from tests.support.pages import render_page
 from tests.support.sites import SiteArticle
 
@@ -52,7 +53,7 @@ def test_pages_without_text_are_extract_errors(body: bytes) -> None:
 
 def test_pool_kills_an_overrunning_worker_and_keeps_working() -> None:
     async def scenario() -> str:
-        pool = ExtractorPool(workers=1, timeout=30)
+        pool = Sandbox(workers=1, timeout=30)
         try:
             [first] = pool._all
             pool.timeout = 0.0001  # no real page extracts this fast: the worker is killed
@@ -71,7 +72,7 @@ def test_pool_kills_an_overrunning_worker_and_keeps_working() -> None:
 
 def test_a_dead_worker_is_replaced() -> None:
     async def scenario() -> tuple[str, str]:
-        pool = ExtractorPool(workers=1, timeout=30)
+        pool = Sandbox(workers=1, timeout=30)
         try:
             [first] = pool._all
             first.process.kill()  # as the kernel would at the memory limit
@@ -84,13 +85,13 @@ def test_a_dead_worker_is_replaced() -> None:
             pool.close()
 
     error, text = asyncio.run(scenario())
-    assert "worker died" in error
+    assert "killed its worker process" in error
     assert "Paragraph 0: officials in Seoul" in text
 
 
 def test_close_lets_used_workers_exit_on_their_own() -> None:
     async def scenario() -> list[int | None]:
-        pool = ExtractorPool(workers=2, timeout=30)
+        pool = Sandbox(workers=2, timeout=30)
         await pool.extract(page_html(), "https://news.example/a")
         workers = list(pool._all)
         pool.close()

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.errors import ConfigError, StorageError
+from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.models import ExtractedPage
     from monitor.pipeline.match import Matcher
     from monitor.storage.store import Store
 
@@ -50,14 +51,23 @@ class CliContext:
         configure_logging(level, self.log_format or settings.format)
 
     def store(self) -> Store:
-        """The configured store, migrated to the current schema."""
+        """The configured store, migrated to the current schema. It must exist: the
+        commands that use it never create a database (`monitor run` and `monitor db
+        upgrade` do). A `StorageError` ends the command through `main`'s handler."""
         from monitor.storage.store import Store
 
+        return Store.open(self.config().settings.database.url, create=False)
+
+    def store_if_exists(self) -> Store | None:
+        """`store`, for the commands that list the configuration with what is stored about
+        it (`feeds list`, `topics list`): None while there is no database, so a fresh
+        install lists its feeds and topics, and still nothing is created."""
+        from monitor.errors import DatabaseMissingError
+
         try:
-            return Store.open(self.config().settings.database.url)
-        except StorageError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(1) from exc
+            return self.store()
+        except DatabaseMissingError:
+            return None
 
     def fetch_page(self, url: str) -> tuple[bytes, str]:
         """One page through the pipeline's HTTP module: (body, final URL); `FetchError` else."""
@@ -71,6 +81,20 @@ class CliContext:
             return result.body, result.final_url
 
         return asyncio.run(fetch())
+
+    def extract_page(self, body: bytes, url: str) -> ExtractedPage:
+        """A page's text as the pipeline extracts it: in a worker process, within the
+        configured time and memory limits; `ExtractError` else."""
+        import asyncio
+
+        from monitor.pipeline.sandbox import Sandbox
+
+        limits = self.config().settings.extraction
+        sandbox = Sandbox(1, limits.timeout_seconds, limits.memory_mb)
+        try:
+            return asyncio.run(sandbox.extract(body, url))
+        finally:
+            sandbox.close()
 
     def matcher(self) -> Matcher:
         """The compiled topics; exits with status 2 when a query is wrong."""

@@ -43,12 +43,15 @@ def list_topics(ctx: CliContext, as_json: bool) -> None:
     """Every topic with its query as written and with its term lists spelled out."""
     config = ctx.config()
     ctx.matcher()  # refuse to list topics whose queries do not compile
-    store = ctx.store()
-    try:
-        now = datetime.now(UTC)
-        counts = store.match_counts({"day": now - timedelta(days=1), "week": now - timedelta(7)})
-    finally:
-        store.close()
+    counts: dict[str, dict[str, int]] = {}
+    store = ctx.store_if_exists()
+    if store is not None:
+        try:
+            now = datetime.now(UTC)
+            windows = {"day": now - timedelta(days=1), "week": now - timedelta(7)}
+            counts = store.match_counts(windows)
+        finally:
+            store.close()
     for row in topic_rows(config.topics, config.term_lists, counts):
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -132,11 +135,10 @@ def test_topics(ctx: CliContext, source: str, jsonl: TextIO | None, as_json: boo
 def _fetch_document(ctx: CliContext, url: str) -> Document:
     """The page's main text, fetched and extracted exactly as the pipeline does it."""
     from monitor.errors import ExtractError, FetchError
-    from monitor.pipeline.extract import extract_page
 
     try:
         body, final_url = ctx.fetch_page(url)
-        page = extract_page(body, final_url)
+        page = ctx.extract_page(body, final_url)
     except (FetchError, ExtractError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_INPUT) from exc
