@@ -16,12 +16,12 @@ from contextlib import asynccontextmanager
 from http.server import ThreadingHTTPServer
 
 from monitor.config import Config
-from monitor.errors import StorageError
+from monitor.errors import DatabaseFileError, DatabaseReplacedError, StorageError
 from monitor.log import get_logger
-from monitor.pipeline.extract import ExtractorPool
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.match import Matcher
 from monitor.pipeline.run import Pipeline
+from monitor.pipeline.sandbox import Sandbox
 from monitor.storage.lock import StoreLock
 from monitor.storage.store import Store
 
@@ -38,16 +38,25 @@ async def open_pipeline(
 
     With ``stop`` (the daemon), an unreachable or locked database is waited for, with
     backoff, until it answers or ``stop`` is set; without it, the error is raised.
+
+    A damaged SQLite file is raised before any work: waiting does not mend it. One found
+    damaged, deleted or replaced later sets ``stop`` (see `FileWatch`) and is raised once
+    the resources are released, so that the command exits non-zero.
     """
     store = await open_store(config.settings.database.url, stop)
+    watch = FileWatch(stop, asyncio.get_running_loop())
+    store.on_file_error = watch
     extraction = config.settings.extraction
-    extractor = ExtractorPool(extraction.workers, extraction.timeout_seconds)
+    sandbox = Sandbox(extraction.workers, extraction.timeout_seconds, extraction.memory_mb)
     try:
+        store.check_integrity()
         async with Fetcher(config.settings.http) as fetcher:
-            yield Pipeline(config, store, fetcher, extractor, matcher)
+            yield Pipeline(config, store, fetcher, sandbox, matcher)
     finally:
-        extractor.close()
+        sandbox.close()
         store.close()
+    if watch.error is not None:
+        raise watch.error
 
 
 async def open_store(url: str, stop: asyncio.Event | None) -> Store:
@@ -56,7 +65,7 @@ async def open_store(url: str, stop: asyncio.Event | None) -> Store:
         try:
             return Store.open(url)
         except StorageError as exc:
-            if stop is None:
+            if stop is None or isinstance(exc, DatabaseFileError):  # waiting cannot mend it
                 raise
             log.error("store.unavailable", error=str(exc), retry_in=delay)
             try:
@@ -68,7 +77,8 @@ async def open_store(url: str, stop: asyncio.Event | None) -> Store:
 
 
 async def run_daemon(config: Config, matcher: Matcher) -> None:
-    """Poll on schedule until SIGTERM or SIGINT."""
+    """Poll on schedule until SIGTERM or SIGINT, or until the database file is unusable
+    (`open_pipeline` raises that once the daemon has stopped)."""
     from monitor.scheduler import build_scheduler
 
     stop = asyncio.Event()
@@ -96,6 +106,35 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
     if server is not None:
         server.shutdown()
     log.info("daemon.stopped")
+
+
+class FileWatch:
+    """Stops the daemon at the first sign that its database file needs an operator.
+
+    Every later poll would fail the same way, so running on would only fetch pages it
+    cannot store, and hide the failure from the supervisor; the daemon stops instead (exit
+    1 from `monitor run`), logging the error once. One exception: while the copy of a
+    deleted file could not be saved (`DatabaseReplacedError` without ``rescued_to``), the
+    daemon keeps running, because its open file is the only place that data still exists;
+    the store tries the copy again before later writes, and the daemon stops once it is
+    made. Without ``stop`` (`monitor poll --once`) the pass runs to its end.
+    """
+
+    def __init__(self, stop: asyncio.Event | None, loop: asyncio.AbstractEventLoop) -> None:
+        self.stop = stop
+        self.loop = loop
+        self.error: DatabaseFileError | None = None
+
+    def __call__(self, error: DatabaseFileError) -> None:
+        if self.error is not None and str(self.error) == str(error):
+            return
+        self.error = error
+        log.error("database.unusable", database=str(error.path), error=str(error))
+        if self.stop is None or (
+            isinstance(error, DatabaseReplacedError) and error.rescued_to is None
+        ):
+            return
+        self.loop.call_soon_threadsafe(self.stop.set)
 
 
 def serve_metrics(

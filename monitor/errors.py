@@ -13,6 +13,10 @@ Every error carries the resource it is about (a URL, a file, a topic id) so that
     ├── ExtractError             no article text could be extracted from a page
     ├── InvalidURLError          a string is not an http(s) URL that can be canonicalised
     ├── StorageError             the database refused or is unreachable
+    │   └── DatabaseFileError    the SQLite file itself is unusable: waiting will not help
+    │       ├── DatabaseDamagedError  not a database, or its pages are corrupt
+    │       ├── DatabaseMissingError  no file at the path, and the command does not create one
+    │       └── DatabaseReplacedError the file was deleted or replaced under a running store
     └── AlreadyRunningError      another daemon holds the same store
 
 Foreign exceptions (aiohttp, feedparser, SQLAlchemy) are wrapped at the module
@@ -22,6 +26,7 @@ boundary with ``raise ... from``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class MonitorError(Exception):
@@ -121,6 +126,79 @@ class InvalidURLError(MonitorError):
 
 class StorageError(MonitorError):
     """The database could not be read or written."""
+
+
+class DatabaseFileError(StorageError):
+    """The SQLite file cannot be used as it is; an operator has to act.
+
+    Unlike a locked or unreachable database, retrying does not help, so the daemon stops
+    instead of waiting, and every message says what to do.
+    """
+
+    def __init__(self, path: Path, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class DatabaseDamagedError(DatabaseFileError):
+    """The file is not a SQLite database, or SQLite found corrupt pages in it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            path,
+            f"the database file {path} is damaged ({reason}). Stop monitor, then either "
+            f"restore the latest backup (made with `monitor db backup`), or salvage what is "
+            f'left: sqlite3 {path} ".recover" | sqlite3 {path}.recovered, and move '
+            f"{path}.recovered to {path}. Delete {path}-wal and {path}-shm before starting "
+            "again: SQLite would apply them to the new file",
+        )
+
+
+class DatabaseMissingError(DatabaseFileError):
+    """There is no file at the configured path, and this command only uses an existing one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            f"the database file {path} does not exist. Check database.url in the settings "
+            "(or MONITOR_DATABASE__URL), restore the file from a backup, or create a new "
+            "database with `monitor db upgrade` or `monitor run`",
+        )
+
+
+class DatabaseReplacedError(DatabaseFileError):
+    """The file the store opened is no longer the one at its path: deleted, or replaced.
+
+    SQLite would go on writing into the unlinked file, and all of it would vanish when
+    the process exits; so writes stop, and what the store held is saved beside the path.
+    ``rescued_to`` is that copy, or None while saving it fails (``rescue_error`` says why).
+    """
+
+    def __init__(
+        self, path: Path, *, deleted: bool, rescued_to: Path | None, rescue_error: str | None
+    ) -> None:
+        self.deleted = deleted
+        self.rescued_to = rescued_to
+        self.rescue_error = rescue_error
+        happened = "deleted" if deleted else "replaced by another file"
+        if rescued_to is not None:
+            keep = "" if deleted else " (or keep the file now there)"
+            saved = (
+                f"Everything stored until then is saved in {rescued_to}: stop monitor, delete "
+                f"{path}-wal and {path}-shm, move {rescued_to} to {path}{keep}, and start again"
+            )
+        else:
+            saved = (
+                f"Saving what it held beside {path} failed ({rescue_error}); it is tried "
+                "again before later writes. Fix the cause (disk space, permissions on the "
+                "folder) and do not stop monitor until it says where it saved the copy"
+            )
+        super().__init__(
+            path,
+            f"the database file {path} was {happened} while monitor was using it; nothing "
+            f"more is written to it. {saved}",
+        )
 
 
 class AlreadyRunningError(MonitorError):

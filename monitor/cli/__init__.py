@@ -13,9 +13,22 @@ import sys
 import click
 
 from monitor.cli.context import CliContext, pass_context
+from monitor.errors import StorageError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class MonitorGroup(click.Group):
+    """Ends every command the same way when the database fails: what is wrong and what
+    to do, on stderr, and exit 1; never a traceback full of SQL."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StorageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from exc
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",

@@ -24,11 +24,12 @@ def feeds() -> None:
 def list_feeds(ctx: CliContext, as_json: bool) -> None:
     """Every configured feed with its health, last status and last error."""
     config = ctx.config()
-    store = ctx.store()
+    store = ctx.store_if_exists()  # none yet: every feed is new
     try:
-        records = {record.url: record for record in store.feeds(f.url for f in config.feeds)}
+        records = {r.url: r for r in store.feeds(f.url for f in config.feeds)} if store else {}
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     for spec in config.feeds:
         record = records.get(spec.url)
         state = record.state if record else None

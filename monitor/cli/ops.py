@@ -1,16 +1,21 @@
-"""Operator commands: run the daemon, poll once, check the config, migrate the database."""
+"""Operator commands: run the daemon, poll once, check the config, look after the database.
+
+A `StorageError` from any of them is reported by `monitor.cli.MonitorGroup`.
+"""
 
 # Libraries are imported inside the commands that use them: monitor/cli/__init__.py says why.
 from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import click
 
 from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
-from monitor.errors import AlreadyRunningError, ConfigError, StorageError
+from monitor.errors import AlreadyRunningError, ConfigError
 
 
 @click.command()
@@ -26,9 +31,6 @@ def run(ctx: CliContext) -> None:
     try:
         asyncio.run(run_daemon(config, matcher))
     except AlreadyRunningError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from exc
-    except StorageError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc
 
@@ -57,7 +59,7 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
     try:
         with StoreLock.for_url(config.settings.database.url):
             result = asyncio.run(one_pass())
-    except (AlreadyRunningError, StorageError) as exc:
+    except AlreadyRunningError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc
     if as_json:
@@ -123,16 +125,51 @@ def db() -> None:
 @db.command()
 @pass_context
 def upgrade(ctx: CliContext) -> None:
-    """Apply database migrations (the daemon also does this when it starts)."""
-    from monitor.storage.engine import create_store_engine, current_revision
-    from monitor.storage.engine import upgrade as apply
+    """Create the database or apply its migrations (the daemon also does this when it starts)."""
+    from monitor.storage.engine import current_revision
+    from monitor.storage.store import Store
 
-    engine = create_store_engine(ctx.config().settings.database.url)
+    store = Store.open(ctx.config().settings.database.url)
     try:
-        apply(engine)
-        click.echo(f"database at revision {current_revision(engine)}")
+        click.echo(f"database at revision {current_revision(store.engine)}")
     finally:
-        engine.dispose()
+        store.close()
+
+
+@db.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DEST if it exists.")
+@pass_context
+def backup(ctx: CliContext, dest: Path, force: bool) -> None:
+    """Copy the SQLite database to DEST: a consistent copy, safe while the daemon runs.
+
+    The copy is checked before it takes DEST's place, so DEST is never half a copy. To
+    restore it, stop monitor, delete the database's -wal and -shm files, and put DEST at
+    the database's path. On PostgreSQL, use pg_dump.
+    """
+    from monitor.storage.sqlite_file import backup_file, sqlite_path
+
+    url = ctx.config().settings.database.url
+    source = sqlite_path(url)
+    if source is None:
+        click.echo(
+            "error: database.url is not a SQLite file; back a PostgreSQL database up with "
+            f"pg_dump, e.g. pg_dump --format=custom --file={dest} --dbname=DATABASE_URL",
+            err=True,
+        )
+        raise SystemExit(1)
+    started = time.monotonic()
+    try:
+        size = backup_file(source, dest, force=force)
+    except FileExistsError as exc:
+        click.echo(f"error: {dest} already exists; name another file, or add --force", err=True)
+        raise SystemExit(1) from exc
+    except OSError as exc:  # DEST's folder is missing or read-only, the disk is full ...
+        click.echo(f"error: cannot write the backup {dest}: {exc}", err=True)
+        raise SystemExit(1) from exc
+    click.echo(
+        f"backed up {source} to {dest}: {size / 1e6:,.1f} MB in {time.monotonic() - started:.1f} s"
+    )
 
 
 @db.command("copy")

@@ -114,7 +114,11 @@ def _ask(url: str, timeout: float) -> tuple[bool, dict[str, object]]:
 def _database_health(ctx: CliContext) -> tuple[bool, dict[str, object]]:
     from monitor.storage.engine import create_store_engine, current_revision, head_revision
 
-    engine = create_store_engine(ctx.config().settings.database.url)
+    try:
+        # A health check must not create the database it is asked about.
+        engine = create_store_engine(ctx.config().settings.database.url, create=False)
+    except StorageError as exc:
+        return False, {"status": "unhealthy", "database": str(exc)}
     try:
         revision = current_revision(engine)
     except Exception as exc:  # any failure to connect is the answer

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 
+from monitor.storage.sqlite_file import SqliteFile, sqlite_path
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 15_000
 MIGRATION_LOCK = 0x6D6F6E6D  # any fixed key, the same in every process
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE write transactions."""
+def create_store_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE write transactions.
+
+    A SQLite file is opened at once, through `SqliteFile`: without ``create``, a missing
+    file is `DatabaseMissingError` and nothing is created.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":
@@ -24,11 +31,13 @@ def create_store_engine(url: str) -> Engine:
         # which the pipeline records or the task engine retries; the pool then
         # replaces every connection of the lost server.
         return create_engine(parsed, pool_recycle=3600)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    file = SqliteFile(path, create=create) if path is not None else None
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
     event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "begin", partial(_sqlite_begin, file))
+    if file is not None:
+        file.watch(engine)
     return engine
 
 
@@ -46,8 +55,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
+def _sqlite_begin(file: SqliteFile | None, connection: Any) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    if mode == "IMMEDIATE" and file is not None:
+        # Every write transaction begins here: the one place to refuse writing into a
+        # file that is no longer the one at the path.
+        file.check()
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -58,7 +71,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
         if connection.dialect.name == "postgresql":
             # Workers starting together would otherwise race to create the same tables.
             connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))

@@ -11,9 +11,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy.engine import make_url
-
 from monitor.errors import AlreadyRunningError
+from monitor.storage.sqlite_file import sqlite_path
 
 
 class StoreLock:
@@ -24,10 +23,8 @@ class StoreLock:
     @classmethod
     def for_url(cls, url: str) -> StoreLock:
         """A lock for a SQLite file; PostgreSQL coordinates its workers itself (no lock)."""
-        parsed = make_url(url)
-        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-            return cls(None)
-        return cls(Path(f"{parsed.database}.lock"))
+        path = sqlite_path(url)
+        return cls(None if path is None else path.with_name(f"{path.name}.lock"))
 
     def __enter__(self) -> StoreLock:
         if self.path is None:
