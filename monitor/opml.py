@@ -24,6 +24,7 @@ from lxml import etree
 
 from monitor.errors import MonitorError
 from monitor.models import FeedSpec
+from monitor.text import clean_line
 
 MONITOR_NS = "urn:monitor:opml"
 """Namespace of the one attribute OPML lacks: the polling interval, in seconds."""
@@ -135,7 +136,7 @@ def _attribute(element: etree._Element, name: str) -> str:
     """An attribute by case-insensitive name (exporters write ``xmlUrl`` and ``xmlurl``)."""
     for key, value in element.attrib.items():
         if isinstance(key, str) and key.lower() == name:
-            return " ".join(str(value).split())
+            return clean_line(str(value), 2048)
     return ""
 
 

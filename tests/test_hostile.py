@@ -65,6 +65,7 @@ class Attack:
     status: int | None = None
     http: dict[str, object] = field(default_factory=dict)
     polls: int = 1
+    extraction: dict[str, object] = field(default_factory=dict)
 
 
 def static(body: str | bytes, content_type: str = RSS, **kw: object) -> Callable[[Env], str]:
@@ -105,6 +106,66 @@ def external_entities(env: Env) -> str:
 
 def many_items(count: int) -> str:
     return rss([f"<item><title>Item {i}</title><guid>n-{i}</guid></item>" for i in range(count)])
+
+
+def unclosed_comments() -> str:
+    """A description of unclosed HTML comments: feedparser's sanitizer is quadratic in
+    them (240 kB: 6 s; 1 MB: minutes), so only the sandbox's time limit stops it."""
+    description = "<![CDATA[" + "<!-- c" * 40_000 + "]]>"
+    return rss(
+        [
+            f"<item><title>Comments</title><guid>c-1</guid>"
+            f"<description>{description}</description></item>"
+        ]
+    )
+
+
+ODD_PATHS = ["/a\u009b31mred", "/\u202eexe.txt", "/a b"]  # C1 CSI, bidi override, space
+CONTROL_PATHS = ["/a\x1bb", "/a\x7fb"]  # ESC and DEL: XML 1.0 forbids them, raw or escaped
+BAD_HOSTS = [
+    "http://xn--zz.example/",
+    "http://\u2028x.example/",
+    "http://a..b/x",
+    "http://xn--.com/",
+]
+
+
+def links_feed(paths: list[str], hosts: list[str]) -> Callable[[Env], str]:
+    """Entries whose links carry odd characters or hosts IDNA refuses, and one good
+    entry; every one must be stored and the feed must say what was wrong."""
+
+    def install(env: Env) -> str:
+        links = [env.web.url("/hostile") + path for path in paths] + hosts
+        env.web.route(
+            "/hostile/good", "<html><body><p>fine</p></body></html>", content_type="text/html"
+        )
+        items = [item(f"Bad link {i}", f"bad-{i}", link) for i, link in enumerate(links)]
+        items.append(item("Good link", "good-1", env.web.url("/hostile/good")))
+        env.web.route("/hostile/feed", rss(items), content_type=RSS)
+        return "/hostile/feed"
+
+    return install
+
+
+HIDDEN = "\u202e\u2066\u200b\ufeff\u2060\ufffe\uffff"  # bidi, zero-width, noncharacters
+
+
+def invisible_characters(env: Env) -> str:
+    """Titles and an author carrying what disguises text or breaks XML.
+
+    U+FFFE and U+FFFF make the feed ill-formed, so feedparser's loose parser reads it,
+    as it would read a real one."""
+    page = (
+        "<html><head><title>Page</title></head><body><article>"
+        f"<p>{'A page of plain words. ' * 40}</p></article></body></html>"
+    )
+    env.web.route("/hostile/page", page, content_type="text/html")
+    items = [
+        item(f"Title{HIDDEN} one", "hidden-1", env.web.url("/hostile/page")),
+        item(f"Ti{HIDDEN}tle two", "hidden-2", extra=f"<author>Ann{HIDDEN}e</author>"),
+    ]
+    env.web.route("/hostile/feed", rss(items), content_type=RSS)
+    return "/hostile/feed"
 
 
 def huge_author() -> str:
@@ -176,6 +237,21 @@ ATTACKS: dict[str, Attack] = {
     ),
     "nul-bytes": Attack(static(rss([item("nul\x00here", "nul-1")])), "degraded", "malformed"),
     "100k-items": Attack(static(many_items(100_000)), "degraded", "100000 items"),
+    "unclosed-comments": Attack(
+        static(unclosed_comments()),
+        "failing",
+        "parsing the feed took longer than 1 s",
+        extraction={"timeout_seconds": 1},
+    ),
+    "bad-links": Attack(
+        links_feed(ODD_PATHS, BAD_HOSTS),
+        "degraded",
+        "4 of 8 new entries link to URLs that cannot be fetched (first: http://xn--zz.example/",
+    ),
+    "control-characters-in-links": Attack(
+        links_feed(CONTROL_PATHS, []), "degraded", "malformed feed: "
+    ),
+    "invisible-characters": Attack(invisible_characters, "degraded", "malformed feed: "),
     "10mb-author": Attack(static(huge_author()), "ok", None, http={"max_body_bytes": 12_000_000}),
     "gzip-bomb": Attack(fault("gzip_bomb"), "failing", "decoded body over"),
     "endless-chunked": Attack(fault("endless"), "failing", "decoded body over"),
@@ -211,17 +287,17 @@ ATTACKS: dict[str, Attack] = {
 PAGE_ATTACKS = {"pdf-page": "", "50mb-page": "Content-Length"}
 
 
-def write_http(config_dir: Path, http: dict[str, object]) -> None:
+def write_settings(config_dir: Path, section: str, values: dict[str, object]) -> None:
     path = config_dir / "monitor.yaml"
     settings = yaml.safe_load(path.read_text(encoding="utf-8"))
-    settings["http"] = {**settings.get("http", {}), **http}
+    settings[section] = {**settings.get(section, {}), **values}
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
 
 
 def stored_text(database_url: str) -> str:
     rows = query(
         database_url,
-        "SELECT coalesce(title,''), coalesce(text,''), coalesce(author,'') FROM articles",
+        "SELECT coalesce(title,''), coalesce(text,''), coalesce(author,''), outlet FROM articles",
     )
     feeds = query(database_url, "SELECT coalesce(title,''), coalesce(last_error,'') FROM feeds")
     return "\n".join("\n".join(row) for row in [*rows, *feeds])
@@ -239,7 +315,8 @@ def test_hostile_feed_is_contained(
     attack = ATTACKS[name]
     good = build_site(web, devset_articles[:2], feeds=1, prefix="/good")
     hostile_url = web.url(attack.install(Env(web, tmp_path)))
-    write_http(config_dir, attack.http)
+    write_settings(config_dir, "http", attack.http)
+    write_settings(config_dir, "extraction", attack.extraction)
     config = configure(config_dir, [good.feed_urls[0], hostile_url], database_url)
     before = datetime.now(UTC)
     for _ in range(attack.polls):
@@ -301,6 +378,20 @@ def _check_specifics(
     if name == "500-flapping":
         assert state.consecutive_failures == 0
         assert any(view.title == "flap" for view in articles)
+    if name in ("bad-links", "control-characters-in-links"):
+        bad = [v for v in articles if v.title.startswith("Bad link ")]
+        assert len(bad) == (len(ODD_PATHS) + len(BAD_HOSTS) if name == "bad-links" else 2)
+        assert all(view.extract_error for view in bad), bad
+        assert any(v.title == "Good link" for v in articles)
+        assert web.count("/hostile/good") == 1
+        shown = "".join(v.url for v in articles)
+        assert not any(0x7F <= ord(c) <= 0x9F or c in "\x1b\u202e\u2028" for c in shown)
+    if name == "invisible-characters":
+        views = {v.title: v for v in articles if v.title.startswith("Ti")}
+        assert set(views) == {"Title one", "Title two"}, views
+        # Body text keeps U+200B: Thai, Khmer and Burmese mark word breaks with it.
+        assert not any(c in text for c in HIDDEN.replace("\u200b", ""))
+        assert all("\u200b" not in f"{v.title}{v.outlet}" for v in articles)
     if name in PAGE_ATTACKS:
         (view,) = [v for v in articles if v.title == "Hostile page"]
         assert view.extract_error, view

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from monitor.errors import MonitorError
 from monitor.models import FeedSpec
 from monitor.opml import OPMLError, parse_opml, write_opml
+from monitor.settings import FeedItem
+from monitor.text import clean_line
 from tests.support.webserver import LocalWeb
 
 READER_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -184,11 +186,8 @@ def test_control_characters_are_dropped_not_fatal() -> None:
     assert parse_opml(text.encode()) == [FeedSpec("https://a.example/f", "bell and nul")]
 
 
-# Names as the parser gives them back: XML-legal characters, whitespace collapsed.
-_names = st.text(
-    alphabet=st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff"),
-    max_size=40,
-).map(lambda s: " ".join(s.split()))
+# Names as the parser gives them back: one clean line (monitor.text.clean_line).
+_names = st.text(max_size=40).map(clean_line)
 _specs = st.builds(
     FeedSpec,
     url=st.integers(0, 10**6).map(lambda n: f"https://host{n}.example/feed"),
@@ -201,3 +200,15 @@ _specs = st.builds(
 @given(st.lists(_specs, max_size=8, unique_by=lambda f: f.url))
 def test_round_trip_property(feeds: list[FeedSpec]) -> None:
     assert parse_opml(write_opml(feeds, "t").encode("utf-8")) == feeds
+
+
+def test_a_feed_name_from_a_shared_file_is_one_plain_line() -> None:
+    """The name becomes the outlet shown in digests: no line breaks, bidi or zero-width."""
+    opml = (
+        '<opml version="2.0"><body><outline type="rss" xmlUrl="http://news.example/feed"'
+        ' title="Daily&#13;&#10;Bcc: x@example.org &#x202e;txt.exe&#x200b;"/></body></opml>'
+    )
+    (spec,) = parse_opml(opml.encode())
+    assert spec.name == "Daily Bcc: x@example.org txt.exe"
+    item = FeedItem(url="http://news.example/feed", name="Daily\r\nNews\u2066")
+    assert item.to_spec().name == "Daily News"

@@ -16,7 +16,7 @@ from monitor.pipeline import egress
 from monitor.pipeline.egress import EgressPolicy, check_url
 from monitor.pipeline.fetch import MAX_RETRY_AFTER, parse_retry_after
 from monitor.pipeline.parse import parse_feed
-from monitor.text import clean_line, clean_text
+from monitor.text import clean_line, clean_link, clean_text
 
 PROPERTY = settings(deadline=None, max_examples=200)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -118,3 +118,39 @@ def test_clean_line_never_lets_a_control_character_out(value: str | None, limit:
 def test_clean_text_keeps_only_newlines_and_tabs_of_the_controls(value: str | None) -> None:
     cleaned = clean_text(value)
     assert not any(_is_control(char, "\n\t") for char in cleaned)
+
+
+def _hides_or_breaks_xml(char: str) -> bool:
+    """Reorders or hides text, or is a character XML 1.0 forbids."""
+    code = ord(char)
+    return (
+        0x202A <= code <= 0x202E
+        or 0x2066 <= code <= 0x2069
+        or char in "\ufeff\u2060"
+        or 0xD800 <= code <= 0xDFFF
+        or 0xFDD0 <= code <= 0xFDEF
+        or code & 0xFFFE == 0xFFFE
+    )
+
+
+@PROPERTY
+@given(st.text(alphabet=st.characters(codec=None)))
+def test_clean_line_and_text_drop_what_hides_text_or_breaks_xml(value: str) -> None:
+    for cleaned in (clean_line(value), clean_text(value)):
+        assert not any(_hides_or_breaks_xml(char) for char in cleaned)
+    assert "\u200b" not in clean_line(value)
+
+
+@PROPERTY
+@given(st.text(), st.text())
+def test_a_cleaned_link_prints_as_it_is_read(path: str, query: str) -> None:
+    link = clean_link(f"http://news.example/{path}?{query}")
+    assert link is not None and link.startswith("http://news.example/")
+    assert all(char.isprintable() and not char.isspace() for char in link), link
+
+
+def test_a_link_keeps_its_letters_and_escapes_what_a_terminal_would_obey() -> None:
+    raw = "http://news.example/\u009b31m\u202eexe.txt/ünïcode/a b"
+    assert clean_link(raw) == "http://news.example/%C2%9B31m%E2%80%AEexe.txt/ünïcode/a%20b"
+    assert clean_link(" javascript:alert(1)") is None
+    assert clean_link("\thttp://news.example/a\r\nb ") == "http://news.example/ab"

@@ -30,7 +30,7 @@ from lxml.etree import ParserError
 
 from monitor.errors import FeedParseError
 from monitor.models import Entry, ParsedFeed
-from monitor.text import clean_line, clean_text
+from monitor.text import clean_line, clean_link, clean_text
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 20_000
@@ -374,12 +374,7 @@ def _summary(raw: Any) -> str:
 
 
 def _http_link(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    link = value.strip()
-    if len(link) > MAX_URL or not link.lower().startswith(("http://", "https://")):
-        return None
-    return link
+    return clean_link(value, MAX_URL)
 
 
 def _date(value: time.struct_time | None) -> datetime | None:

@@ -26,11 +26,12 @@ from monitor.models import Article, Document, Entry, ExtractedPage, FeedSpec, Pa
 from monitor.pipeline import feeds as feed_rules
 from monitor.pipeline.dedup_stage import Deduplicator
 from monitor.pipeline.egress import check_url
-from monitor.pipeline.extract import ExtractorPool
 from monitor.pipeline.fetch import Fetcher, FetchResult
 from monitor.pipeline.match import Matcher
-from monitor.pipeline.parse import parse_feed
+from monitor.pipeline.sandbox import Sandbox
+from monitor.pipeline.wire import link_problem
 from monitor.storage.store import FeedRecord, Store, utcnow
+from monitor.text import clean_line
 
 log = get_logger("monitor.pipeline")
 
@@ -56,6 +57,7 @@ class FeedReport:
     duplicates: int = 0
     error: str | None = None
     capped: int = 0  # new entries left for later by the daily cap
+    bad_links: list[str] = field(default_factory=list)  # "URL: why it cannot be fetched"
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Pipeline:
         config: Config,
         store: Store,
         fetcher: Fetcher,
-        extractor: ExtractorPool,
+        sandbox: Sandbox,
         matcher: Matcher,
         *,
         entry_queue: EntryQueue | None = None,
@@ -98,7 +100,7 @@ class Pipeline:
         self.config = config
         self.store = store
         self.fetcher = fetcher
-        self.extractor = extractor
+        self.sandbox = sandbox
         self.matcher = matcher
         self.entry_queue = entry_queue
         # On PostgreSQL other processes may store articles too.
@@ -189,7 +191,9 @@ class Pipeline:
             return FeedReport(record.url, "unchanged")
         try:
             with metrics.timed("parse"):
-                parsed = parse_feed(result.body, result.final_url, result.content_type)
+                parsed = await self.sandbox.parse_feed(
+                    result.body, result.final_url, result.content_type
+                )
         except FeedParseError as exc:
             metrics.FEED_FAILURES.labels("parse").inc()
             outcome = feed_rules.PollOutcome("failed", result.status, exc.reason)
@@ -200,11 +204,18 @@ class Pipeline:
             f"daily cap of {self.config.settings.polling.max_new_entries_per_day} new entries "
             f"reached; {report.capped} left for later"
         )
+        problems = [parsed.degraded_reason, capped if report.capped else None]
+        if report.bad_links:
+            problems.append(
+                f"{len(report.bad_links)} of {report.entries_new} new entries link to URLs "
+                f"that cannot be fetched (first: {report.bad_links[0]}); they are stored "
+                "with their feed summary as text"
+            )
         outcome = feed_rules.PollOutcome(
             "fetched",
             result.status,
             new_entries=report.entries_new,
-            degraded_reason=parsed.degraded_reason or (capped if report.capped else None),
+            degraded_reason="; ".join(p for p in problems if p) or None,
         )
         # Capped: keep the old validators so a later poll sees the entries left over.
         keep = report.capped > 0
@@ -274,6 +285,10 @@ class Pipeline:
             )
             fresh = fresh[:budget]
         report.entries_new = len(fresh)
+        for entry in fresh:
+            problem = link_problem(entry.link) if entry.link else None
+            if problem:
+                report.bad_links.append(clean_line(f"{entry.link}: {problem}", 300))
         if self.entry_queue is not None:
             await self.entry_queue(record, fresh)
             return report
@@ -335,7 +350,7 @@ class Pipeline:
             return None, url, str(exc)
         try:
             with metrics.timed("extract"):
-                page = await self.extractor.extract(result.body, result.final_url)
+                page = await self.sandbox.extract(result.body, result.final_url)
         except ExtractError as exc:
             log.info("page.extract_failed", url=url, error=exc.reason)
             return None, result.final_url, str(exc)
