@@ -8,6 +8,7 @@ hands the feed to the pipeline.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -64,6 +65,10 @@ async def poll_feed_job(pipeline: Pipeline, url: str) -> None:
         if record is None or not is_due(record.state, utcnow()):
             return
         await pipeline.poll_feed(record)
+    except asyncio.CancelledError:
+        # Only the daemon's shutdown cancels a poll, once its grace is over. The job's own
+        # task ends here: re-raised, APScheduler would log it as a crash with a traceback.
+        log.warning("job.cancelled", feed=url, reason="the daemon stopped during this poll")
     except StorageError as exc:
         log.error("job.storage_error", feed=url, error=str(exc))
     except Exception:  # a bug must be loud, but must not kill the scheduler

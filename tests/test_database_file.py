@@ -178,7 +178,6 @@ def test_damage_found_while_the_daemon_runs_stops_it_with_one_error(config_dir: 
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
     stderr = "".join(lines)
-    Path("/tmp/daemon_stderr.txt").write_text(stderr)
     assert daemon.returncode == 1, stderr[-3000:]
     errors = [event for event in _events(lines) if event["event"] == "database.unusable"]
     assert len(errors) == 1, stderr[-3000:]
@@ -390,7 +389,6 @@ def test_deleting_the_file_under_the_daemon_loses_nothing_it_stored(
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
     stderr = "".join(lines)
-    Path("/tmp/daemon_stderr.txt").write_text(stderr)
     assert daemon.returncode == 1, stderr[-3000:]
     assert reader.returncode == 1 and "does not exist" in reader.stderr
     assert not path.exists(), "something created a new database at the path"

@@ -90,11 +90,16 @@ class CliContext:
         from monitor.pipeline.sandbox import Sandbox
 
         limits = self.config().settings.extraction
-        sandbox = Sandbox(1, limits.timeout_seconds, limits.memory_mb)
-        try:
-            return asyncio.run(sandbox.extract(body, url))
-        finally:
-            sandbox.close()
+
+        async def extract() -> ExtractedPage:
+            # Closed inside the loop: the worker's streams belong to it.
+            sandbox = Sandbox(1, limits.timeout_seconds, limits.memory_mb)
+            try:
+                return await sandbox.extract(body, url)
+            finally:
+                sandbox.close()
+
+        return asyncio.run(extract())
 
     def matcher(self) -> Matcher:
         """The compiled topics; exits with status 2 when a query is wrong."""

@@ -112,9 +112,9 @@ class _Worker:
         with suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
         if self.writer is not None:
-            self.writer.close()
-        else:
-            self.connection.close()
+            with suppress(RuntimeError):  # its loop has ended: the socket is closed below
+                self.writer.close()
+        self.connection.close()
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
