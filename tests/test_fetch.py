@@ -527,6 +527,55 @@ def test_connections_are_reused_within_the_per_host_limit() -> None:
     assert stats["connections"] <= 2
 
 
+def test_waiting_for_a_host_slot_does_not_count_against_the_deadline() -> None:
+    """12 pages from a slow host, one at a time: 0.3 s each is well inside a 1 s deadline,
+    though the last waits over 3 s for its turn. None may fail unrequested."""
+    settings = LOOPBACK.model_copy(update={"max_per_host": 1, "deadline": 1.0})
+    requested: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readuntil(b"\r\n\r\n"):
+                requested.append(line.split(b" ")[1])
+                await asyncio.sleep(0.3)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def go() -> list[FetchResult | BaseException]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, Fetcher(settings) as fetcher:
+            pages = (fetcher.get(f"http://127.0.0.1:{port}/{i}") for i in range(12))
+            return await asyncio.gather(*pages, return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert [getattr(r, "body", r) for r in results] == [b"ok"] * 12
+    assert len(requested) == 12
+
+
+def test_the_deadline_still_ends_a_request_that_holds_its_slot() -> None:
+    settings = LOOPBACK.model_copy(update={"max_per_host": 1, "deadline": 0.5})
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+        writer.close()
+
+    async def go() -> list[FetchResult | BaseException]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, Fetcher(settings) as fetcher:
+            pages = (fetcher.get(f"http://127.0.0.1:{port}/{i}") for i in range(2))
+            return await asyncio.gather(*pages, return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert all(isinstance(r, FetchError) for r in results), results
+    assert all("no complete response within 0.5 s" in str(r) for r in results)
+
+
 # --- the httpx ways kept with aiohttp underneath ---------------------------------------------
 
 URL_PARTS = st.sampled_from(

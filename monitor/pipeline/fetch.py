@@ -28,6 +28,8 @@ import ssl
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -179,18 +181,29 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = "*/*",
     ) -> FetchResult:
-        """GET ``url`` following redirects, within the deadline and the body cap."""
+        """GET ``url`` following redirects, within the deadline and the body cap.
+
+        The deadline counts the time this request spends on the network, not the time it
+        waits for a free per-host slot (`_slot`): a queue of pages for one slow host must
+        not fail pages that were never requested.
+        """
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.settings.deadline):
-                return await self._follow(url, etag, last_modified, accept, started)
+            async with asyncio.timeout(self.settings.deadline) as deadline:
+                return await self._follow(url, etag, last_modified, accept, started, deadline)
         except TimeoutError as exc:
             raise FetchError(
                 url, f"no complete response within {self.settings.deadline:g} s"
             ) from exc
 
     async def _follow(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str, started: float
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        started: float,
+        deadline: asyncio.Timeout,
     ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
@@ -200,7 +213,7 @@ class Fetcher:
         current, permanent, hops = url, None, 0
         while True:
             target = await check_url(current, self.policy)
-            async with self._per_host[target.raw_host or ""]:
+            async with self._slot(target.raw_host or "", deadline):
                 status, response_headers, body = await self._request(current, target, headers)
             if status in REDIRECT_STATUSES:
                 location = response_headers.get("location")
@@ -218,6 +231,17 @@ class Fetcher:
                 current = target
                 continue
             return self._result(url, current, status, response_headers, body, started, permanent)
+
+    @asynccontextmanager
+    async def _slot(self, host: str, deadline: asyncio.Timeout) -> AsyncIterator[None]:
+        """One of ``host``'s slots, with ``deadline`` paused while waiting for it."""
+        loop = asyncio.get_running_loop()
+        when = deadline.when()
+        left = None if when is None else when - loop.time()
+        deadline.reschedule(None)
+        async with self._per_host[host]:
+            deadline.reschedule(None if left is None else loop.time() + left)
+            yield
 
     async def _request(
         self, url: str, target: URL, headers: dict[str, str]
