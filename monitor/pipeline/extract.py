@@ -35,6 +35,8 @@ def extract_page(html: bytes, url: str, *, fast: bool = True) -> ExtractedPage:
             favor_precision=False,
             fast=fast,
         )
+    except (MemoryError, RecursionError):  # limits: the sandbox names them
+        raise
     except Exception as exc:  # trafilatura and lxml raise many kinds on hostile pages
         raise ExtractError(url, f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(document, Document) or not document.text:

@@ -69,6 +69,8 @@ def _parse_with_feedparser(
         headers["content-type"] = content_type
     try:
         parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    except (MemoryError, RecursionError):  # limits: the sandbox names them
+        raise
     except Exception as exc:  # feedparser is meant never to raise; guard all the same
         raise FeedParseError(url, f"the parser failed: {exc}") from exc
     entries = tuple(
@@ -130,6 +132,8 @@ def _parse_fast(
         return None
     try:
         parsed = fastfeedparser.parse(body, include_tags=False, include_media=False)
+    except (MemoryError, RecursionError):  # limits: the sandbox names them
+        raise
     except Exception:  # any failure: feedparser decides
         return None
     raw_entries = parsed.get("entries") or []
