@@ -8,16 +8,19 @@ killed by SIGKILL in the middle: its jobs are taken over by the others.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.support.cluster import Cluster, count, write_cluster_config
 from tests.support.db import query
 from tests.support.sites import Site, build_site, load_devset_articles, synthetic_articles
 from tests.support.smtp import LocalSMTP
+from tests.support.tcpproxy import TcpProxy
 from tests.support.webserver import LocalWeb
 
 pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]  # workers need PostgreSQL
@@ -142,3 +145,41 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
     # Every feed was polled to the end: its validators are saved only after that.
     unpolled = query(postgres_url, "SELECT count(*) FROM feeds WHERE body_hash IS NULL")
     assert unpolled[0][0] == 0
+
+
+def test_a_scheduler_and_a_worker_ride_out_a_database_outage(
+    web: LocalWeb, postgres_url: str, tmp_path: Path
+) -> None:
+    """Every connection reset, and new ones refused, for 15 s: the scheduler keeps running,
+    reconnects (restarting its task loop if it ended: `scheduler.interrupted`), the work
+    is finished, and both processes still stop cleanly (exit 0) on SIGTERM."""
+    site = publish(web, feeds=4, per_feed=2)
+    url = make_url(postgres_url)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        config = write_cluster_config(tmp_path / "config", proxied, site.feed_urls)
+        cluster = Cluster(config, tmp_path)
+        try:
+            cluster.scheduler()
+            cluster.wait_for(
+                lambda: "scheduler.started" in cluster.log("scheduler"), 120, "the scheduler"
+            )
+            time.sleep(2)  # its LISTEN connection is up
+            proxy.cut()
+            time.sleep(15)
+            proxy.restore()
+            assert cluster.processes["scheduler"].poll() is None, cluster.log("scheduler")
+            cluster.worker("worker", concurrency=2)
+            cluster.wait_for(
+                lambda: count(postgres_url, "SELECT count(*) FROM articles") == len(site.articles),
+                timeout=180,
+                what="every article after the outage",
+            )
+        finally:
+            codes = cluster.stop()
+    # Before, procrastinate's worker loop died on the outage's aftermath (its worker row
+    # pruned as stalled: a foreign-key error) with a traceback, and the process exited.
+    for name in ("scheduler", "worker"):
+        crashes = [line for line in cluster.log(name).splitlines() if line.startswith("Trace")]
+        assert not crashes, cluster.log(name)[-3000:]
+    assert codes == {"scheduler": 0, "worker": 0}, codes

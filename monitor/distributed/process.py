@@ -2,18 +2,22 @@
 
 Both open the store (migrating it), make sure the task engine's tables exist, serve
 metrics and health when asked, and run a procrastinate worker on their queues until
-SIGTERM/SIGINT. On a signal, a worker stops taking jobs, lets the running ones
-finish within ``workers.shutdown_grace_seconds`` and puts the rest back in the
-queue for another worker.
+SIGTERM/SIGINT, through database outages (`_run_until_stopped`). On a signal, a worker
+stops taking jobs, lets the running ones finish within ``workers.shutdown_grace_seconds``
+and puts the rest back in the queue for another worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from procrastinate import App
 
 from monitor.config import Config
 from monitor.daemon import open_pipeline, open_store, serve_metrics
@@ -23,6 +27,9 @@ from monitor.log import get_logger
 from monitor.pipeline.match import Matcher
 
 log = get_logger("monitor.worker")
+
+RESTART_FIRST_DELAY = 1.0
+RESTART_MAX_DELAY = 60.0
 
 
 async def run_worker(
@@ -36,7 +43,9 @@ async def run_worker(
             runtime = Runtime(config, pipeline.store, app, pipeline)
             pipeline.entry_queue = runtime.queue_entries
             log.info("worker.started", concurrency=concurrency, queues=engine.WORKER_QUEUES)
-            await app.run_worker_async(
+            await _run_until_stopped(
+                app,
+                "worker",
                 queues=list(engine.WORKER_QUEUES),
                 concurrency=concurrency,
                 name=_name("worker"),
@@ -56,7 +65,9 @@ async def run_scheduler(config: Config, *, metrics_listen: str | None) -> None:
             store.sync_feeds(config.feeds)
             runtime = Runtime(config, store, app)
             log.info("scheduler.started", feeds=len(config.feeds))
-            await app.run_worker_async(
+            await _run_until_stopped(
+                app,
+                "scheduler",
                 queues=list(engine.SCHEDULER_QUEUES),
                 concurrency=1,
                 name=_name("scheduler"),
@@ -66,6 +77,58 @@ async def run_scheduler(config: Config, *, metrics_listen: str | None) -> None:
         finally:
             store.close()
     log.info("scheduler.stopped")
+
+
+async def _run_until_stopped(app: App, role: str, **options: Any) -> None:
+    """procrastinate's worker loop, until SIGTERM or SIGINT, restarted whenever it ends
+    by itself.
+
+    procrastinate stops its worker when a side task fails, as the LISTEN connection does
+    when the database resets connections, and returns as if asked to stop: the process
+    would exit 0, and an orchestrator that restarts only failures would leave it down.
+    So the signals are ours, and anything else that ends the loop is an outage: logged
+    (``<role>.interrupted``), waited out with backoff, and the loop started again (the
+    connection pool reconnects; ``<role>.resumed`` once it runs again).
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    delay = RESTART_FIRST_DELAY
+    try:
+        while not stop.is_set():
+            started = loop.time()
+            ended = await _run_once(app, stop, install_signal_handlers=False, **options)
+            if ended is None:  # stopped by a signal
+                return
+            if loop.time() - started > RESTART_MAX_DELAY:
+                delay = RESTART_FIRST_DELAY  # it ran a good while: a new outage
+            log.error(f"{role}.interrupted", error=ended, retry_in=delay)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, RESTART_MAX_DELAY)
+            if not stop.is_set():
+                log.info(f"{role}.resumed")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _run_once(app: App, stop: asyncio.Event, **options: Any) -> str | None:
+    """Run the worker loop until ``stop`` (None) or until it ends by itself (why)."""
+    run = asyncio.create_task(app.run_worker_async(**options))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if stop.is_set():
+        run.cancel()  # procrastinate then stops gracefully, within its shutdown grace
+        with suppress(asyncio.CancelledError, Exception):
+            await run
+        return None
+    stopping.cancel()
+    error = run.exception()
+    if error is None:
+        return "the task engine stopped by itself (a database connection failed)"
+    return f"{type(error).__name__}: {error}"
 
 
 @asynccontextmanager
