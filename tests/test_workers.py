@@ -8,6 +8,8 @@ killed by SIGKILL in the middle: its jobs are taken over by the others.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.cluster import Cluster, count, write_cluster_config
+from tests.support.cluster import MONITOR, Cluster, count, write_cluster_config
 from tests.support.db import query
 from tests.support.sites import Site, build_site, load_devset_articles, synthetic_articles
 from tests.support.smtp import LocalSMTP
@@ -183,3 +185,30 @@ def test_a_scheduler_and_a_worker_ride_out_a_database_outage(
         crashes = [line for line in cluster.log(name).splitlines() if line.startswith("Trace")]
         assert not crashes, cluster.log(name)[-3000:]
     assert codes == {"scheduler": 0, "worker": 0}, codes
+
+
+def test_a_database_that_drops_packets_fails_a_command_instead_of_freezing_it(
+    web: LocalWeb, postgres_url: str, tmp_path: Path
+) -> None:
+    """Connections accepted and never answered: `poll --once` ends with an error naming
+    the database (libpq's connect timeout, `PG_NETWORK_LIMITS`) instead of hanging."""
+    site = publish(web, feeds=1, per_feed=1)
+    url = make_url(postgres_url)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        config = write_cluster_config(tmp_path / "config", proxied, site.feed_urls)
+        proxy.blackhole()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        try:
+            done = subprocess.run(
+                [MONITOR, "--config", str(config), "poll", "--once"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=90,  # a hang guard, not a measurement: the timeout is 10 s
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail("poll --once still waited on a silent database after 90 s")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "error: " in done.stderr and "timeout" in done.stderr.lower(), done.stderr
+    assert "Traceback" not in done.stderr

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.settings import WorkersSettings
+from monitor.storage.engine import PG_NETWORK_LIMITS
 
 QUEUE_SCHEDULE = "schedule"
 QUEUE_POLL = "poll"
@@ -49,6 +50,7 @@ def conninfo(database_url: str) -> str:
     # Keyword by keyword, as SQLAlchemy hands them to psycopg: a rendered URI would not
     # survive the trip (SQLAlchemy writes a space in ``options`` as "+", libpq keeps it).
     params: dict[str, str | int | None] = {
+        **PG_NETWORK_LIMITS,
         "host": parsed.host,
         "port": parsed.port,
         "dbname": parsed.database,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,27 @@ from monitor.storage.sqlite_file import SqliteFile, sqlite_path
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 15_000
 MIGRATION_LOCK = 0x6D6F6E6D  # any fixed key, the same in every process
+
+
+PG_NETWORK_LIMITS = {
+    "connect_timeout": "10",
+    "tcp_user_timeout": "30000",
+    "keepalives": "1",
+    "keepalives_idle": "15",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
+"""libpq parameters that bound how long a call waits on a PostgreSQL that went silent.
+
+Without them a server that drops packets (rather than refusing) holds a connection
+attempt or a query until the kernel gives up, minutes later: 10 s to connect, 30 s for
+sent data to be acknowledged (``tcp_user_timeout``, ms), and keepalives to notice an idle
+connection gone. Parameters of the same names in the database URL's query win."""
+
+
+def pg_network_limits(query: Mapping[str, object]) -> dict[str, str]:
+    """`PG_NETWORK_LIMITS` less those the URL sets itself."""
+    return {key: value for key, value in PG_NETWORK_LIMITS.items() if key not in query}
 
 
 def create_store_engine(url: str, *, create: bool = True) -> Engine:
@@ -30,7 +52,9 @@ def create_store_engine(url: str, *, create: bool = True) -> Engine:
         # measured). A connection dropped by a server restart fails one operation,
         # which the pipeline records or the task engine retries; the pool then
         # replaces every connection of the lost server.
-        return create_engine(parsed, pool_recycle=3600)
+        return create_engine(
+            parsed, pool_recycle=3600, connect_args=pg_network_limits(parsed.query)
+        )
     path = sqlite_path(url)
     file = SqliteFile(path, create=create) if path is not None else None
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000})

@@ -2,6 +2,8 @@
 
 `cut` resets every open connection and refuses new ones (closes them at once) until
 `restore`: what a client sees while a database fails over or a load balancer restarts.
+`blackhole` is the nastier outage: connections are accepted and kept, and nothing is
+answered, as when a firewall or a dead route drops packets.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._down = False
+        self._silent = False
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -31,9 +34,15 @@ class TcpProxy:
                 _reset(sock)
             self._open.clear()
 
+    def blackhole(self) -> None:
+        """From now on, forward nothing in either direction; accept, and stay silent."""
+        with self._lock:
+            self._silent = True
+
     def restore(self) -> None:
         with self._lock:
             self._down = False
+            self._silent = False
 
     def close(self) -> None:
         self._closed = True
@@ -58,6 +67,9 @@ class TcpProxy:
                 if self._down:
                     _reset(client)
                     continue
+                if self._silent:
+                    self._open.add(client)
+                    continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -72,7 +84,8 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self._silent:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:
