@@ -235,9 +235,14 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> tuple[Any, LineInde
         loader = _Loader(text)  # parsed once: the nodes give the lines, then the data
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(node)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except _AliasProblem as exc:
+        problems.append(ConfigProblem(f"{path}:{exc.line}", "", exc.reason))
+        return None, {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -248,6 +253,63 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> tuple[Any, LineInde
     if node is not None:
         _index_lines(node, (), lines)
     return data, lines
+
+
+MAX_YAML_VALUES = 100_000
+"""How many values a config file may hold once its aliases are written out.
+
+The shipped files hold a few thousand. Topic files travel between colleagues, and nine
+levels of ``&a [*a, *a, …]`` — a few hundred bytes — stand for 387 million values, which
+every walk over the document (line index, validation) would visit."""
+
+
+class _AliasProblem(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, limit: int = MAX_YAML_VALUES) -> None:
+    """Refuse a document whose aliases expand beyond ``limit`` values or refer to
+    themselves, counting each shared node once (so the check is linear in the file)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the path from the root: an alias to one is a loop
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            open_nodes.discard(id(node))
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > limit:
+                raise _AliasProblem(
+                    node.start_mark.line + 1,
+                    f"aliases expand this value to more than {limit:,} values (an alias "
+                    "bomb?); write the values out, or refer to them fewer times",
+                )
+            sizes[id(node)] = size
+            continue
+        if id(node) in sizes:
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                raise _AliasProblem(
+                    child.start_mark.line + 1,
+                    "this alias refers to itself (a value that contains its own anchor); "
+                    "a configuration value must be finite",
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
 
 
 def _index_lines(node: yaml.Node, path: tuple[str | int, ...], out: LineIndex) -> None:

@@ -134,3 +134,42 @@ def test_smtp_user_without_a_password_in_the_environment_is_a_problem(tmp_path: 
     (problem,) = problems_of(path)
     assert f"{path}:3: smtp.password:" in problem
     assert "MONITOR_SMTP__PASSWORD" in problem
+
+
+def _alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """A few hundred bytes that expand to ``width ** levels`` values through aliases."""
+    lines = ["x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, levels):
+        refs = ", ".join([f"*a{level - 1}"] * width)
+        lines.append(f"x{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("where", ["feeds", "topics", "settings"])
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path, where: str) -> None:
+    bomb = _alias_bomb()
+    path = write_config(tmp_path, "feeds: feeds.yaml\ntopics: topics.yaml\n")
+    target = {"feeds": "feeds.yaml", "topics": "topics.yaml", "settings": "monitor.yaml"}
+    file = tmp_path / target[where]
+    file.write_text(file.read_text(encoding="utf-8") + bomb, encoding="utf-8")
+    problems = problems_of(path)
+    (problem,) = [p for p in problems if "alias" in p]
+    assert problem.startswith(f"{file}:")
+    assert "more than 100,000 values" in problem
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "feeds: feeds.yaml\ntopics: topics.yaml\nloop: &l [*l]\n")
+    (problem,) = [p for p in problems_of(path) if "alias" in p]
+    assert "refers to itself" in problem
+
+
+def test_a_few_aliases_still_work(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "feeds: feeds.yaml\ntopics: topics.yaml\n",
+        "feeds:\n  - &first {url: 'https://example.org/a.xml', language: en}\n"
+        "  - {<<: *first, url: 'https://example.org/b.xml'}\n",
+    )
+    config = load_config(path)
+    assert [feed.language for feed in config.feeds] == ["en", "en"]

@@ -160,6 +160,17 @@ def test_a_bad_query_stops_the_command_with_its_key(config: Path) -> None:
     assert "topics[1].query: expected ')' to close the '(' at position 12" in result.stderr
 
 
+def test_a_thousand_term_near_chain_is_a_listed_problem_not_a_traceback(config: Path) -> None:
+    topics = config.parent / "topics.yaml"
+    data = yaml.safe_load(topics.read_text(encoding="utf-8"))
+    data["topics"][0]["query"] = " NEAR/3 ".join(f"w{i}" for i in range(1200))
+    topics.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = run(config, "list")
+    assert result.exit_code == 2
+    assert "topics[0].query: the query nests more than 100 operators deep" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_list_rows_take_stored_match_counts_when_given() -> None:
     from monitor.cli.topics import topic_rows
     from monitor.models import TopicDefinition

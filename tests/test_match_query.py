@@ -177,3 +177,33 @@ def test_compile_errors(
 def test_short_prefixes_are_allowed_in_scripts_with_short_words() -> None:
     expression = compile_expression("북* OR 朝*", "t", {})
     assert expression.keys == {"북*", "朝"}
+
+
+def _grouped_chains(levels: int, links: int) -> str:
+    """``((w NEAR/3 a …) NEAR/3 a …)``: each group within the parenthesis limit, the whole
+    deeper than the operator limit."""
+    query = "w"
+    for _ in range(levels):
+        query = f"({query})" + " NEAR/3 a" * links
+    return query
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        " NEAR/3 ".join(f"w{i}" for i in range(1500)),
+        "a" + "^2" * 1500,
+        _grouped_chains(levels=40, links=3),
+    ],
+    ids=["near-chain", "boost-chain", "chain-in-groups"],
+)
+def test_a_long_chain_is_an_error_not_a_crash(query: str) -> None:
+    with pytest.raises(TopicQueryError, match="more than 100 operators deep"):
+        parse_query(query, "t")
+
+
+def test_a_chain_within_the_limit_still_parses() -> None:
+    query = " NEAR/5 ".join(f"w{i}" for i in range(100))
+    node = parse_query(query, "t")
+    assert isinstance(node, Near)
+    assert node.end == len(query)

@@ -30,6 +30,10 @@ from monitor.errors import TopicQueryError
 from monitor.pipeline.match.lexer import Lexer, Token
 
 MAX_DEPTH = 50
+MAX_HEIGHT = 100
+"""Operators from the root to the deepest term. Parentheses are held to `MAX_DEPTH`, but
+a chain (``a NEAR/3 b NEAR/3 c …``, ``a^2^2…``) nests one operator per link, and every
+stage after the parser walks the tree recursively."""
 FieldName = Literal["title", "body"]
 
 
@@ -130,6 +134,13 @@ class _Parser:
         node = self.parse_or()
         if self.peek.kind != "EOF":
             raise self.expected(_BETWEEN)
+        too_deep = _first_below(node, MAX_HEIGHT)
+        if too_deep is not None:
+            raise self.lexer.fail(
+                f"the query nests more than {MAX_HEIGHT} operators deep (each NEAR/n or ^ of "
+                "a chain is one level); write shorter chains, or several topics",
+                too_deep.start,
+            )
         return node
 
     def parse_or(self) -> Node:
@@ -235,6 +246,27 @@ def _end(nodes: list[Node]) -> int:
 def _regroup(node: Node, start: int, end: int) -> Node:
     """Widen a parenthesised group's span to its parentheses, so it reads as written."""
     return replace(node, start=start, end=end) if isinstance(node, And | Or | Near) else node
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, And | Or):
+        return node.children
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    if isinstance(node, Not | Boost | Scoped):
+        return (node.child,)
+    return ()
+
+
+def _first_below(root: Node, height: int) -> Node | None:
+    """A node more than ``height`` operators below ``root``, found without recursion."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > height:
+            return node
+        stack.extend((child, depth + 1) for child in _children(node))
+    return None
 
 
 def parse_query(query: str, topic_id: str) -> Node:
