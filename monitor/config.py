@@ -133,8 +133,11 @@ def _check_subscriptions(
             )
 
 
-def load_feed_file(path: Path, problems: list[ConfigProblem]) -> tuple[FeedSpec, ...]:
-    """The feed list, from YAML or (by extension ``.opml``/``.xml``) OPML."""
+def load_feed_file(
+    path: Path, problems: list[ConfigProblem], *, text: str | None = None
+) -> tuple[FeedSpec, ...]:
+    """The feed list, from YAML or (by extension ``.opml``/``.xml``) OPML; ``text``, when
+    given, is read as the YAML file's content (to check an edit before it is written)."""
     if path.suffix.lower() in {".opml", ".xml"}:
         from monitor.opml import OPMLError, parse_opml
 
@@ -147,8 +150,8 @@ def load_feed_file(path: Path, problems: list[ConfigProblem]) -> tuple[FeedSpec,
             problems.append(ConfigProblem(str(path), "", str(exc)))
             return ()
     else:
-        raw, lines = _read_yaml(path, problems)
-        if raw is None and not path.exists():
+        raw, lines = _read_yaml(path, problems, text)
+        if raw is None and text is None and not path.exists():
             return ()
         parsed = _validate(FeedFile, raw if raw is not None else {}, path, lines, problems)
         items = raw.get("feeds") if isinstance(raw, dict) else None
@@ -221,10 +224,14 @@ def load_topic_file(
 LineIndex = dict[tuple[str | int, ...], int]
 
 
-def _read_yaml(path: Path, problems: list[ConfigProblem]) -> tuple[Any, LineIndex]:
-    """Parse a YAML file, keeping the line of every key so errors can point at it."""
+def _read_yaml(
+    path: Path, problems: list[ConfigProblem], text: str | None = None
+) -> tuple[Any, LineIndex]:
+    """Parse a YAML file (or ``text`` as its content), keeping the line of every key so
+    errors can point at it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         problems.append(ConfigProblem(str(path), "", "file not found; create it or fix the path"))
         return None, {}

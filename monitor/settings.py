@@ -318,6 +318,12 @@ class FeedItem(Section):
 class FeedFile(Section):
     feeds: list[FeedItem] = []
 
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _empty_when_blank(cls, value: object) -> object:
+        # `feeds:` with every item commented out is YAML's null: an empty list, not an error.
+        return [] if value is None else value
+
 
 # --- the topic file ---------------------------------------------------------
 

@@ -25,7 +25,10 @@ def test_add_keeps_comments_and_refuses_duplicates(config_dir: Path) -> None:
     code, out, _ = invoke(config_dir, "feeds", "add", "https://b.example/atom", "--name", "Bé")
     assert code == 0 and "added" in out
     text = feeds.read_text()
-    assert "# my feeds" in text and "# the A wire" in text and '"Bé"' in text
+    assert text == (
+        "# my feeds\nfeeds:\n  - url: https://a.example/rss  # the A wire\n"
+        '  - url: "https://b.example/atom"\n    name: "Bé"\n'
+    )
     code, out, _ = invoke(config_dir, "feeds", "add", "https://b.example/atom")
     assert code == 0 and "already" in out
     assert feeds.read_text() == text
@@ -37,6 +40,69 @@ def test_add_to_an_empty_list_and_reject_a_bad_url(config_dir: Path) -> None:
     code, _, err = invoke(config_dir, "feeds", "add", "ftp://c.example/rss")
     assert code != 0 and "http" in err
     assert "ftp://" not in (config_dir / "feeds.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("layout", "added"),
+    [
+        (
+            "feeds:\n- url: https://a.example/rss\n  name: A\n",
+            '- url: "https://b.example/rss"\n  language: "de"\n',
+        ),
+        (
+            "feeds:\n    -   url: 'https://a.example/rss'\n        name: \"A\"\n",
+            '    -   url: "https://b.example/rss"\n        language: "de"\n',
+        ),
+        ("feeds: []\n", 'feeds:\n  - url: "https://b.example/rss"\n    language: "de"\n'),
+        ("feeds:\n", 'feeds:\n  - url: "https://b.example/rss"\n    language: "de"\n'),
+        ("# none yet\n", '# none yet\nfeeds:\n  - url: "https://b.example/rss"\n'),
+        ("feeds: [{url: 'https://a.example/rss'}]\n", '{url: "https://b.example/rss", language'),
+    ],
+    ids=["unindented", "wide", "empty-flow", "null", "comment-only", "flow"],
+)
+def test_add_keeps_any_valid_layout(config_dir: Path, layout: str, added: str) -> None:
+    feeds = config_dir / "feeds.yaml"
+    feeds.write_text(layout)
+    code, _, err = invoke(config_dir, "feeds", "add", "https://b.example/rss", "--language", "de")
+    assert code == 0, err
+    text = feeds.read_text()
+    assert added in text
+    if layout.startswith("feeds:\n-") or layout.startswith("feeds:\n  "):
+        assert text.startswith(layout)
+    code, out, _ = invoke(config_dir, "check")
+    assert code == 0, out
+    code, out, _ = invoke(config_dir, "feeds", "list", "--json")
+    assert [json.loads(line)["url"] for line in out.splitlines()][-1] == "https://b.example/rss"
+
+
+@pytest.mark.parametrize("layout", ["feeds: []\n", "feeds:\n- url: https://a.example/rss\n"])
+def test_a_refused_add_leaves_the_file_byte_for_byte(config_dir: Path, layout: str) -> None:
+    feeds = config_dir / "feeds.yaml"
+    feeds.write_text(layout)
+    code, _, err = invoke(config_dir, "feeds", "add", "not a url")
+    assert code != 0
+    assert "was not changed" in err and "url" in err
+    assert feeds.read_text() == layout
+    assert sorted(p.name for p in config_dir.iterdir() if p.name.startswith(".feeds")) == []
+    code, _, err = invoke(config_dir, "check")
+    assert code == 0, err
+
+
+def test_import_into_an_unindented_list(config_dir: Path, tmp_path: Path) -> None:
+    feeds = config_dir / "feeds.yaml"
+    feeds.write_text("# ours\nfeeds:\n- url: https://a.example/rss  # keep\n")
+    opml = tmp_path / "in.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
+        '<outline text="Wire" xmlUrl="https://w.example/rss"/></body></opml>'
+    )
+    code, out, err = invoke(config_dir, "feeds", "import", str(opml))
+    assert code == 0, err
+    assert "imported 1 feeds" in out
+    assert feeds.read_text() == (
+        "# ours\nfeeds:\n- url: https://a.example/rss  # keep\n"
+        '- url: "https://w.example/rss"\n  name: "Wire"\n'
+    )
 
 
 def test_import_then_export_round_trips(config_dir: Path, tmp_path: Path) -> None:

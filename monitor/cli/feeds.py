@@ -143,29 +143,96 @@ def _yaml_feed_file(ctx: CliContext) -> Path:
 
 
 def _append_feeds(path: Path, specs: list[FeedSpec]) -> None:
-    """Append list items as text, so the file's comments survive; roll back if invalid."""
-    import yaml
+    """Add ``specs`` to the YAML feed list, keeping its comments, quoting and indentation.
 
+    The edited text is checked as the daemon would read it before anything is written,
+    and replaces the file in one rename, so a refused or interrupted edit leaves the
+    file as it was."""
     from monitor.config import load_feed_file
 
-    original = path.read_text(encoding="utf-8") if path.exists() else "feeds:\n"
-    data = yaml.safe_load(original) or {}
-    if not data.get("feeds"):
-        original = original.rstrip("\n").removesuffix("feeds: []").rstrip("\n")
-        original = (original + "\n" if original else "") + "feeds:\n"
-    lines = [original if original.endswith("\n") else original + "\n"]
-    for spec in specs:
-        lines.append(f"  - url: {json.dumps(spec.url)}\n")
-        if spec.name:
-            lines.append(f"    name: {json.dumps(spec.name, ensure_ascii=False)}\n")
-        if spec.language:
-            lines.append(f"    language: {json.dumps(spec.language)}\n")
-    path.write_text("".join(lines), encoding="utf-8")
+    original = path.read_text(encoding="utf-8") if path.exists() else ""
+    edited = _with_feeds(original, specs, path)
     problems: list[ConfigProblem] = []
-    load_feed_file(path, problems)
+    load_feed_file(path, problems, text=edited)
     if problems:
-        path.write_text(original, encoding="utf-8")
-        raise click.ClickException(f"the feed list would be invalid: {problems[0]}")
+        raise click.ClickException(
+            f"{path} was not changed: the feed list would be invalid: {problems[0]}"
+        )
+    _replace_file(path, edited)
+
+
+def _with_feeds(original: str, specs: list[FeedSpec], path: Path) -> str:
+    """``original`` with ``specs`` appended to its ``feeds:`` list, through a round-trip
+    YAML editor (ruamel.yaml) that rewrites only what changed."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString as Quoted
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    editor = YAML()  # round-trip mode
+    editor.preserve_quotes = True
+    editor.width = 4096  # never fold a long URL
+    try:
+        _, indent, offset = load_yaml_guess_indent(original) if original else (None, None, None)
+        data = editor.load(original) if original else None
+    except YAMLError as exc:
+        raise click.ClickException(f"{path} was not changed: it is not valid YAML: {exc}") from exc
+    if indent is None:  # no block list to learn from: the layout of the shipped file
+        indent, offset = 4, 2
+    offset = offset or 0
+    editor.indent(mapping=max(indent - offset, 2), sequence=indent, offset=offset)
+    data_was_empty = data is None
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, CommentedMap):
+        raise click.ClickException(
+            f"{path} was not changed: a feed list is a mapping with a `feeds:` list"
+        )
+    items = data.get("feeds")
+    if items is None:
+        items = data["feeds"] = CommentedSeq()
+    if not isinstance(items, CommentedSeq):
+        raise click.ClickException(f"{path} was not changed: its `feeds:` is not a list")
+    if not items:
+        items.fa.set_block_style()  # `feeds: []` becomes a block list, as in the docs
+    for spec in specs:
+        # Quoted, because the daemon reads YAML 1.1, where a plain `yes`, `no` or `on`
+        # (a name like "Yes!" cut short, a language code `no`) is a boolean.
+        item = CommentedMap(url=Quoted(spec.url))
+        if spec.name:
+            item["name"] = Quoted(spec.name)
+        if spec.language:
+            item["language"] = Quoted(spec.language)
+        items.append(item)
+    out = io.StringIO()
+    if data_was_empty and original.strip():
+        out.write(original if original.endswith("\n") else original + "\n")  # its comments
+    editor.dump(data, out)
+    return out.getvalue()
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it over ``path`` (the target of a link),
+    keeping the file's permissions."""
+    import os
+    import tempfile
+
+    target = path.resolve()
+    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise click.ClickException(f"{path} was not changed: cannot write it: {exc}") from exc
 
 
 def _iso(value: object) -> str | None:
