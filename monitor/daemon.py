@@ -27,6 +27,7 @@ from monitor.storage.store import Store
 
 log = get_logger("monitor.daemon")
 SHUTDOWN_GRACE_SECONDS = 20.0
+DATABASE_CLOSE_SECONDS = 5.0  # after the grace: the calls still queued may finish
 STORE_RETRY_MAX_SECONDS = 60.0
 
 
@@ -51,7 +52,17 @@ async def open_pipeline(
     try:
         store.check_integrity()
         async with Fetcher(config.settings.http) as fetcher:
-            yield Pipeline(config, store, fetcher, sandbox, matcher)
+            pipeline = Pipeline(config, store, fetcher, sandbox, matcher)
+            try:
+                yield pipeline
+            finally:
+                if not pipeline.database.close(DATABASE_CLOSE_SECONDS):
+                    log.warning(
+                        "daemon.database_busy",
+                        seconds=DATABASE_CLOSE_SECONDS,
+                        advice="a database call is still waiting on the server; it is "
+                        "abandoned (the server rolls back what it had not committed)",
+                    )
     finally:
         sandbox.close()
         store.close()
@@ -100,7 +111,7 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
             await stop.wait()
             log.info("daemon.stopping")
             scheduler.shutdown(wait=False)
-            await _drain(pipeline)
+            await _drain(pipeline, keep=beat)
     if beat is not None:
         beat.cancel()
     if server is not None:
@@ -175,10 +186,11 @@ def serve_metrics(
     return beat, server
 
 
-async def _drain(pipeline: Pipeline) -> None:
-    """Let polls in flight finish within the grace period, then cancel them."""
+async def _drain(pipeline: Pipeline, keep: asyncio.Task[None] | None = None) -> None:
+    """Let polls in flight finish within the grace period, then cancel them. ``keep``
+    (the heartbeat behind ``/healthz``) never finishes and is not waited for."""
     current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks() if task is not current]
+    pending = [task for task in asyncio.all_tasks() if task not in (current, keep)]
     if not pending:
         return
     _, still_running = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)

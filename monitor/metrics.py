@@ -46,6 +46,7 @@ STAGE_SECONDS = Histogram(
 )
 
 HEALTHY_WITHIN_SECONDS = 30.0
+PING_WAIT_SECONDS = 3.0
 
 
 @contextmanager
@@ -107,6 +108,8 @@ class Liveness:
         self.role = role
         self.last_beat = time.monotonic()
         self.check_database: Callable[[], None] | None = None
+        self._ping: _Ping | None = None
+        self._ping_lock = threading.Lock()
 
     async def beat(self, every: float = 1.0) -> None:
         while True:
@@ -118,14 +121,44 @@ class Liveness:
         body: dict[str, object] = {"role": self.role, "loop_silent_seconds": round(lag, 1)}
         healthy = lag < HEALTHY_WITHIN_SECONDS
         if self.check_database is not None:
-            try:
-                self.check_database()
-                body["database"] = "ok"
-            except Exception as exc:  # reported, not raised: this is the health answer
-                body["database"] = f"unreachable: {exc}"
-                healthy = False
+            problem = self._database_problem()
+            body["database"] = problem or "ok"
+            healthy = healthy and problem is None
         body["status"] = "ok" if healthy else "unhealthy"
         return healthy, body
+
+    def _database_problem(self) -> str | None:
+        """Ask the database, waiting at most `PING_WAIT_SECONDS`: a server that went
+        silent holds a ping until libpq's timeouts, and the answer must come now. One
+        ping at a time: while one is stuck, later requests report it."""
+        assert self.check_database is not None
+        with self._ping_lock:
+            if self._ping is None or self._ping.finished.is_set():
+                self._ping = _Ping(self.check_database)
+            ping = self._ping
+        if not ping.finished.wait(PING_WAIT_SECONDS):
+            waited = time.monotonic() - ping.started
+            return f"unreachable: no answer within {waited:.0f} s"
+        return None if ping.error is None else f"unreachable: {ping.error}"
+
+
+class _Ping:
+    """One database check in its own daemon thread."""
+
+    def __init__(self, check: Callable[[], None]) -> None:
+        self.started = time.monotonic()
+        self.error: Exception | None = None
+        self.finished = threading.Event()
+        self._check = check
+        threading.Thread(target=self._run, name="healthz-ping", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._check()
+        except Exception as exc:  # reported, not raised: this is the health answer
+            self.error = exc
+        finally:
+            self.finished.set()
 
 
 def serve(

@@ -61,7 +61,7 @@ def build_scheduler(pipeline: Pipeline, config: Config) -> AsyncIOScheduler:
 
 async def poll_feed_job(pipeline: Pipeline, url: str) -> None:
     try:
-        record = pipeline.store.feed(url)
+        record = await pipeline.database.run(pipeline.store.feed, url)
         if record is None or not is_due(record.state, utcnow()):
             return
         await pipeline.poll_feed(record)
@@ -77,8 +77,7 @@ async def poll_feed_job(pipeline: Pipeline, url: str) -> None:
 
 async def prune_job(pipeline: Pipeline) -> None:
     try:
-        pruned = pipeline.store.prune(pipeline.config.settings.storage.retention_days)
-        pipeline.dedup.forget(pruned)
+        pruned = await pipeline.prune()
         log.info("store.pruned", articles=len(pruned))
     except StorageError as exc:
         log.error("job.storage_error", job="prune", error=str(exc))

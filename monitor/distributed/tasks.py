@@ -51,11 +51,11 @@ class Runtime:
     def __post_init__(self) -> None:
         self.digests = Digests(self.store, self.config)
 
-    def feed(self, feed_id: int) -> FeedRecord | None:
+    async def feed(self, feed_id: int) -> FeedRecord | None:
         """A feed's identity for ingesting its entries (its poll state is not needed,
         so a copy read once serves every entry of the feed)."""
         if feed_id not in self._feeds:
-            record = self.store.feed_by_id(feed_id)
+            record = await self.need_pipeline().database.run(self.store.feed_by_id, feed_id)
             if record is None:
                 return None
             self._feeds[feed_id] = record
@@ -95,18 +95,18 @@ def runtime_of(context: procrastinate.JobContext) -> Runtime:
 
 
 async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
-    runtime = runtime_of(context)
-    record = runtime.store.feed_by_id(feed_id)
+    pipeline = runtime_of(context).need_pipeline()
+    record = await pipeline.database.run(pipeline.store.feed_by_id, feed_id)
     if record is None:  # removed since it was scheduled
         return
-    await runtime.need_pipeline().poll_feed(record)
+    await pipeline.poll_feed(record)
 
 
 async def ingest_entries(
     context: procrastinate.JobContext, feed_id: int, entries: list[dict[str, Any]]
 ) -> None:
     runtime = runtime_of(context)
-    record = runtime.feed(feed_id)
+    record = await runtime.feed(feed_id)
     if record is None:
         return
     pipeline = runtime.need_pipeline()

@@ -35,6 +35,7 @@ from monitor.pipeline.dedup import (
 from monitor.pipeline.dedup import canonical_url as canonicalise
 from monitor.settings import DedupSettings
 from monitor.storage.store import DuplicateLink, Store, utcnow
+from monitor.storage.thread import DatabaseThread
 
 log = get_logger("monitor.dedup")
 LOCK_RETRY_SECONDS = 0.002
@@ -74,10 +75,18 @@ class Deduplicator:
     this process last looked.
     """
 
-    def __init__(self, store: Store, settings: DedupSettings, *, shared: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: DedupSettings,
+        *,
+        shared: bool = False,
+        database: DatabaseThread,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.shared = shared
+        self._database = database
         self._turn = asyncio.Lock()
         started = time.monotonic()
         # Read before loading: rows stored meanwhile are caught up (and skipped if seen).
@@ -125,12 +134,13 @@ class Deduplicator:
             lock = self.store.article_write_lock()
             try:
                 # Another process holds it for a few milliseconds (one save): ask often.
-                while not lock.try_acquire():
+                while not await self._database.run(lock.try_acquire):
                     await asyncio.sleep(LOCK_RETRY_SECONDS)
-                self._catch_up()
+                await self._database.run(self._catch_up)
                 yield
             finally:
-                lock.release()
+                # Queued even if this task is cancelled meanwhile: the thread runs it.
+                await self._database.run(lock.release)
 
     def _catch_up(self) -> None:
         """Index the originals other processes stored since this one last looked."""

@@ -24,13 +24,15 @@ from monitor.errors import ExtractError, FeedParseError, FetchError, StorageErro
 from monitor.log import get_logger
 from monitor.models import Article, Document, Entry, ExtractedPage, FeedSpec, ParsedFeed
 from monitor.pipeline import feeds as feed_rules
-from monitor.pipeline.dedup_stage import Deduplicator
+from monitor.pipeline.dedup import Fingerprint
+from monitor.pipeline.dedup_stage import Deduplicator, Folded
 from monitor.pipeline.egress import check_url
 from monitor.pipeline.fetch import Fetcher, FetchResult
 from monitor.pipeline.match import Matcher
 from monitor.pipeline.sandbox import Sandbox
 from monitor.pipeline.wire import link_problem
 from monitor.storage.store import FeedRecord, Store, utcnow
+from monitor.storage.thread import DatabaseThread
 from monitor.text import clean_line
 
 log = get_logger("monitor.pipeline")
@@ -103,9 +105,13 @@ class Pipeline:
         self.sandbox = sandbox
         self.matcher = matcher
         self.entry_queue = entry_queue
+        self.database = DatabaseThread()  # every store call made from the loop runs there
         # On PostgreSQL other processes may store articles too.
         self.dedup = Deduplicator(
-            store, config.settings.dedup, shared=store.dialect == "postgresql"
+            store,
+            config.settings.dedup,
+            shared=store.dialect == "postgresql",
+            database=self.database,
         )
         self._specs = {spec.url: spec for spec in config.feeds}
         polling = config.settings.polling
@@ -122,8 +128,9 @@ class Pipeline:
         """Poll every feed (or the due ones) concurrently and sum up what was done."""
         started = time.monotonic()
         specs = list(specs if specs is not None else self.config.feeds)
-        self.store.sync_feeds(specs)
-        records = {record.url: record for record in self.store.feeds(s.url for s in specs)}
+        await self.database.run(self.store.sync_feeds, specs)
+        found = await self.database.run(self.store.feeds, [s.url for s in specs])
+        records = {record.url: record for record in found}
         summary = PassSummary()
 
         async def one(spec: FeedSpec) -> None:
@@ -139,6 +146,15 @@ class Pipeline:
         await asyncio.gather(*(one(spec) for spec in specs))
         summary.seconds = round(time.monotonic() - started, 3)
         return summary
+
+    async def prune(self) -> list[int]:
+        """Delete what is past retention from the store, then from the dedup indexes."""
+        return await self.database.run(self._prune)
+
+    def _prune(self) -> list[int]:
+        pruned = self.store.prune(self.config.settings.storage.retention_days)
+        self.dedup.forget(pruned)
+        return pruned
 
     async def poll_feed(self, record: FeedRecord) -> FeedReport:
         """One feed, start to finish. Expected failures are recorded, never raised."""
@@ -179,15 +195,16 @@ class Pipeline:
             outcome = feed_rules.PollOutcome(
                 "failed", exc.status, exc.reason, retry_after=exc.retry_after
             )
-            self._save_state(record, outcome, keep_validators=True)
+            await self._save_state(record, outcome, keep_validators=True)
             return FeedReport(record.url, "failed", error=str(exc))
         record = await self._note_redirect(record, result)
         if result.not_modified:
-            self._save_state(record, feed_rules.PollOutcome("not_modified", 304), True)
+            await self._save_state(record, feed_rules.PollOutcome("not_modified", 304), True)
             return FeedReport(record.url, "not_modified")
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == record.body_hash:
-            self._save_state(record, feed_rules.PollOutcome("unchanged", result.status), True)
+            unchanged = feed_rules.PollOutcome("unchanged", result.status)
+            await self._save_state(record, unchanged, True)
             return FeedReport(record.url, "unchanged")
         try:
             with metrics.timed("parse"):
@@ -197,7 +214,7 @@ class Pipeline:
         except FeedParseError as exc:
             metrics.FEED_FAILURES.labels("parse").inc()
             outcome = feed_rules.PollOutcome("failed", result.status, exc.reason)
-            self._save_state(record, outcome, keep_validators=True)
+            await self._save_state(record, outcome, keep_validators=True)
             return FeedReport(record.url, "failed", error=str(exc))
         report = await self._store_entries(record, parsed)
         capped = (
@@ -219,7 +236,7 @@ class Pipeline:
         )
         # Capped: keep the old validators so a later poll sees the entries left over.
         keep = report.capped > 0
-        self._save_state(record, outcome, keep, result, body_hash, parsed.title)
+        await self._save_state(record, outcome, keep, result, body_hash, parsed.title)
         return report
 
     async def _note_redirect(self, record: FeedRecord, result: FetchResult) -> FeedRecord:
@@ -244,7 +261,7 @@ class Pipeline:
             bound.info("feed.redirected", to=state.redirect_target, times=state.redirect_count)
         return replace(record, state=state)
 
-    def _save_state(
+    async def _save_state(
         self,
         record: FeedRecord,
         outcome: feed_rules.PollOutcome,
@@ -262,7 +279,8 @@ class Pipeline:
             timedelta(seconds=interval),
             timedelta(hours=polling.backoff_max_hours),
         )
-        self.store.save_feed_poll(
+        await self.database.run(
+            self.store.save_feed_poll,
             record.id,
             state,
             etag=result.etag if result else None,
@@ -275,9 +293,10 @@ class Pipeline:
     async def _store_entries(self, record: FeedRecord, parsed: ParsedFeed) -> FeedReport:
         report = FeedReport(record.url, "fetched")
         entries = parsed.entries[: self.config.settings.polling.max_entries_per_pass]
-        known = self.store.known_entry_keys(record.id, [e.key for e in entries])
+        keys = [e.key for e in entries]
+        known = await self.database.run(self.store.known_entry_keys, record.id, keys)
         fresh = [entry for entry in entries if entry.key not in known]
-        budget = self._daily_budget(record)
+        budget = await self._daily_budget(record)
         if len(fresh) > budget:
             report.capped = len(fresh) - budget
             log.warning(
@@ -309,10 +328,11 @@ class Pipeline:
                 report.duplicates += 1
         return report
 
-    def _daily_budget(self, record: FeedRecord) -> int:
+    async def _daily_budget(self, record: FeedRecord) -> int:
         """How many more new entries this feed may bring in within the last 24 hours."""
         cap = self.config.settings.polling.max_new_entries_per_day
-        seen = self.store.entries_seen_since(record.id, utcnow() - timedelta(days=1))
+        since = utcnow() - timedelta(days=1)
+        seen = await self.database.run(self.store.entries_seen_since, record.id, since)
         return max(cap - seen, 0)
 
     async def ingest_entry(self, record: FeedRecord, entry: Entry) -> str:
@@ -332,9 +352,12 @@ class Pipeline:
             # Nothing to fetch: the entry is the article, identified within its feed.
             url = f"{record.url}#entry-{hashlib.sha256(entry.key.encode()).hexdigest()[:16]}"
             return await self._save(record, entry, self._article(spec, entry, None, None, url))
-        known = self.store.by_canonical_url(self.dedup.canonical_url(entry.link))
+        canonical = self.dedup.canonical_url(entry.link)
+        known = await self.database.run(self.store.by_canonical_url, canonical)
         if known is not None:
-            self.store.record_entry(record.id, entry.key, entry.link, known)
+            await self.database.run(
+                self.store.record_entry, record.id, entry.key, entry.link, known
+            )
             return "duplicate"
         async with self._pages:
             page, final_url, error = await self._fetch_page(entry.link)
@@ -405,30 +428,39 @@ class Pipeline:
         page: ExtractedPage | None = None,
         final_url: str | None = None,
     ) -> str:
-        """Fold duplicates and stories, then store; no await between deciding and
-        storing, so the in-memory indexes and the store never disagree within this
-        process (and, with `Deduplicator.exclusive`, none of those sharing the store)."""
+        """Fold duplicates and stories, then store."""
         fingerprint = self.dedup.fingerprint(
             article, page.canonical_url if page else None, final_url or article.url
         )
         with metrics.timed("dedup_store"):
             async with self.dedup.exclusive():
-                folded = self.dedup.fold(article, fingerprint)
-                story = folded.story
-                article_id = self.store.save_article(
-                    record.id,
-                    entry.key,
-                    article,
-                    content_hash=folded.content_hash,
-                    signature=folded.signature,
-                    duplicate=folded.link,
-                    story_id=story.story_id if story else None,
-                    own_story=story is not None and story.story_id is None,
+                folded = await self.database.run(
+                    self._fold_and_save, record, entry, article, fingerprint
                 )
-                self.dedup.remember(article_id, folded, article)
         if folded.decision.is_duplicate:
             return "duplicate"
         return "matched" if any(m.matched for m in article.matches) else "stored"
+
+    def _fold_and_save(
+        self, record: FeedRecord, entry: Entry, article: Article, fingerprint: Fingerprint
+    ) -> Folded:
+        """Decide, store and index as one call in the database thread, so the in-memory
+        indexes and the store never disagree within this process (and, inside
+        `Deduplicator.exclusive`, in none of those sharing the store)."""
+        folded = self.dedup.fold(article, fingerprint)
+        story = folded.story
+        article_id = self.store.save_article(
+            record.id,
+            entry.key,
+            article,
+            content_hash=folded.content_hash,
+            signature=folded.signature,
+            duplicate=folded.link,
+            story_id=story.story_id if story else None,
+            own_story=story is not None and story.story_id is None,
+        )
+        self.dedup.remember(article_id, folded, article)
+        return folded
 
 
 def _host(url: str) -> str:

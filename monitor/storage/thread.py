@@ -1,0 +1,83 @@
+"""One thread per process for the database calls of its event loop.
+
+The store's calls are synchronous. Made on the event loop, one that waits on a
+database that went silent (packets dropped, not refused) holds everything else the
+process does — fetches, extractions, signals, the heartbeat behind ``/healthz`` —
+until libpq gives up. Run here, only the coroutines that need the database wait.
+
+One thread, so calls run one at a time in the order they were made, as they did on
+the loop: a job that reads the in-memory dedup indexes, saves and updates them runs
+whole before the next. A daemon thread, so a call stuck on a silent server never holds
+up the process's exit after its shutdown grace; an interrupted write is rolled back
+by the database, as after SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    function: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+class DatabaseThread:
+    """Runs callables in one background thread; `run` awaits each one's result."""
+
+    def __init__(self, name: str = "database") -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``function(*args, **kwargs)`` in the database thread.
+
+        Cancelling the awaiting coroutine does not stop the call (no driver call can
+        be interrupted from outside); its result is dropped."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put(_Call(lambda: function(*args, **kwargs), loop, future))
+        return await future
+
+    def close(self, wait_seconds: float = 0.0) -> bool:
+        """Let the thread end after the calls already queued, waiting up to
+        ``wait_seconds`` for it; False if it is still busy (a call stuck on the network)."""
+        self._calls.put(None)
+        self._thread.join(wait_seconds)
+        return not self._thread.is_alive()
+
+    def _serve(self) -> None:
+        # A call whose coroutine was cancelled still runs: it may be the release of a
+        # lock or the end of a transaction that the coroutine's cleanup asked for.
+        while (call := self._calls.get()) is not None:
+            try:
+                result = call.function()
+            except BaseException as exc:  # handed to the awaiting coroutine, raised there
+                _settle(call, None, exc)
+            else:
+                _settle(call, result, None)
+
+
+def _settle(call: _Call, result: object, error: BaseException | None) -> None:
+    def settle() -> None:
+        if call.future.cancelled():
+            return
+        if error is not None:
+            call.future.set_exception(error)
+        else:
+            call.future.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+        call.loop.call_soon_threadsafe(settle)
