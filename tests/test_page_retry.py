@@ -4,10 +4,15 @@ feed summary: against a local site, with the backoff set to nothing by the setti
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from monitor.config import Config, load_config
 from monitor.daemon import open_pipeline
@@ -21,10 +26,12 @@ from monitor.pipeline.run import PassSummary, RetryReport
 from monitor.settings import PollingSettings
 from monitor.storage import retries
 from monitor.storage.store import ArticleView, Store
+from tests.support.db import query
 from tests.support.digest_data import digest_config
 from tests.support.sites import Site, SiteArticle, build_site
 from tests.support.smtp import LocalSMTP, plain_text
 from tests.support.webserver import LocalWeb, _Static
+from tests.test_cli_e2e import MONITOR, _env, monitor, write_feeds
 from tests.test_pipeline import configure
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -276,3 +283,72 @@ def test_an_article_mailed_before_its_retry_is_not_mailed_again(
             store.close()
     assert site.url_of(late.id) in plain_text(second)  # a new match, mailed as one
     assert site.url_of(early.id) not in plain_text(second)
+
+
+# --- the commands: poll --once and the daemon --------------------------------------------
+
+
+def test_poll_once_retries_the_pages_an_earlier_pass_could_not_fetch(
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle]
+) -> None:
+    site = build_site(web, devset_articles[:3], feeds=1)
+    write_feeds(config_dir, site.feed_urls)
+    path = page_path(web, site, devset_articles[0])
+    web.fault(path, "flapping", body=page_body(web, path), content_type="text/html")
+    no_command_backoff(config_dir)
+
+    first = json.loads(monitor(config_dir, "poll", "--once", "--json").stdout)
+    second = json.loads(monitor(config_dir, "poll", "--once", "--json").stdout)
+
+    assert first["articles_stored"] == 3 and first["pages_retried"] == 0
+    assert (second["pages_retried"], second["pages_recovered"]) == (1, 1)
+    assert second["entries_new"] == 0
+    listing = monitor(config_dir, "articles", "--all", "--json").stdout.splitlines()
+    assert all(json.loads(line)["text_chars"] > 300 for line in listing)
+
+
+def test_the_daemon_retries_pages_on_its_own(
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
+) -> None:
+    site = build_site(web, devset_articles[:3], feeds=1)
+    write_feeds(config_dir, site.feed_urls)
+    path = page_path(web, site, devset_articles[0])
+    web.fault(path, "flapping", body=page_body(web, path), content_type="text/html")
+    no_command_backoff(config_dir)
+    env = _env() | {"MONITOR_POLLING__JITTER_SECONDS": "0"}
+    daemon = subprocess.Popen(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), "--log-format", "json", "run"],
+        cwd=config_dir.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    missing = "SELECT count(*) FROM articles WHERE extract_error IS NOT NULL"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if web.count(path) >= 2 and _count(database_url, missing) == 0:
+                break
+            time.sleep(0.3)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, stderr[-2000:]
+    assert _count(database_url, "SELECT count(*) FROM articles") == 3
+    assert _count(database_url, missing) == 0
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert [e["outcome"] for e in events if e["event"] == "page.retried"] == ["recovered"]
+
+
+def no_command_backoff(config_dir: Path) -> None:
+    """The commands run without the test's environment: the setting goes in the file."""
+    with (config_dir / "monitor.yaml").open("a", encoding="utf-8") as settings:
+        settings.write("polling:\n  page_retry_minutes: 0\n")
+
+
+def _count(database_url: str, sql: str) -> int:
+    try:
+        return int(query(database_url, sql)[0][0])
+    except DBAPIError:  # not created yet
+        return -1
