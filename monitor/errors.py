@@ -75,15 +75,27 @@ class TopicQueryError(MonitorError):
 
 
 class FetchError(MonitorError):
-    """An HTTP request did not give a usable response."""
+    """An HTTP request did not give a usable response.
+
+    ``transient``: the failure was on the way (a timeout, a connection refused or
+    dropped, a name that did not resolve), not in what the server answered; asking
+    again later may work. `monitor.pipeline.fetch.is_transient` adds the statuses.
+    """
 
     def __init__(
-        self, url: str, reason: str, status: int | None = None, retry_after: float | None = None
+        self,
+        url: str,
+        reason: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        transient: bool = False,
     ) -> None:
         self.url = url
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        self.transient = transient
         status_part = f" (HTTP {status})" if status is not None else ""
         super().__init__(f"fetching {url} failed{status_part}: {reason}")
 
@@ -106,11 +118,16 @@ class FeedParseError(MonitorError):
 
 
 class ExtractError(MonitorError):
-    """No article text could be extracted from a page."""
+    """No article text could be extracted from a page.
 
-    def __init__(self, url: str, reason: str) -> None:
+    ``transient``: the extraction ran out of time (a stalled or overloaded host can do
+    that to any page), as opposed to a page that has no text or breaks the extractor.
+    """
+
+    def __init__(self, url: str, reason: str, *, transient: bool = False) -> None:
         self.url = url
         self.reason = reason
+        self.transient = transient
         super().__init__(f"extracting {url} failed: {reason}")
 
 

@@ -20,6 +20,7 @@ from monitor.digest.jobs import add_digest_jobs
 from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.pipeline.feeds import is_due
+from monitor.pipeline.retry import check_every_seconds
 from monitor.pipeline.run import Pipeline
 from monitor.storage.store import utcnow
 
@@ -55,6 +56,14 @@ def build_scheduler(pipeline: Pipeline, config: Config) -> AsyncIOScheduler:
         max_instances=1,
         next_run_time=now + timedelta(minutes=5),
     )
+    scheduler.add_job(
+        retry_pages_job,
+        IntervalTrigger(seconds=check_every_seconds(polling), timezone=UTC),
+        args=(pipeline,),
+        id="retry-pages",
+        coalesce=True,
+        max_instances=1,
+    )
     add_digest_jobs(scheduler, pipeline, config)
     return scheduler
 
@@ -73,6 +82,19 @@ async def poll_feed_job(pipeline: Pipeline, url: str) -> None:
         log.error("job.storage_error", feed=url, error=str(exc))
     except Exception:  # a bug must be loud, but must not kill the scheduler
         log.exception("job.crashed", feed=url)
+
+
+async def retry_pages_job(pipeline: Pipeline) -> None:
+    try:
+        report = await pipeline.retry_pages()
+        if report.retried:
+            log.info("pages.retried", **report.__dict__)
+    except asyncio.CancelledError:
+        log.warning("job.cancelled", job="retry-pages", reason="the daemon stopped")
+    except StorageError as exc:
+        log.error("job.storage_error", job="retry-pages", error=str(exc))
+    except Exception:  # a bug must be loud, but must not kill the scheduler
+        log.exception("job.crashed", job="retry-pages")
 
 
 async def prune_job(pipeline: Pipeline) -> None:

@@ -51,6 +51,15 @@ class PollingSettings(Section):
     """New entries taken from one feed in any 24 hours; a feed that renumbers every GUID
     (or a hostile one) cannot flood the store and the digests. The rest wait for later."""
     concurrency: Annotated[int, Field(ge=1, le=500)] = 20
+    page_retries: Annotated[int, Field(ge=0, le=20)] = 4
+    """Times a page that failed for a transient reason (timeout, connection error, 5xx,
+    429, extraction timeout) is fetched again; 0: never. A 404, a refused address or a
+    page too large is not retried."""
+    page_retry_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 5
+    """Wait before the first retry; each later one waits ``page_retry_factor`` times longer."""
+    page_retry_factor: Annotated[float, Field(ge=1, le=10)] = 3
+    page_retry_window_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 24
+    """No retry is made later than this after the first attempt."""
 
 
 class ExtractionSettings(Section):

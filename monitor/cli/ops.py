@@ -52,9 +52,16 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
 
     async def one_pass() -> dict[str, Any]:
         async with open_pipeline(config, matcher) as pipeline:
+            # Pages left to retry by earlier passes first; this pass's failures wait for
+            # their backoff, and so for a later pass.
+            retried = await pipeline.retry_pages()
             with _progress(len(config.feeds), enabled=not as_json) as advance:
                 summary = await pipeline.poll_all(on_feed_done=lambda _report: advance())
-        return summary.__dict__
+        return {
+            **summary.__dict__,
+            "pages_retried": retried.retried,
+            "pages_recovered": retried.recovered,
+        }
 
     try:
         with StoreLock.for_url(config.settings.database.url):

@@ -3,9 +3,10 @@ the rare second run, finds the work done (idempotent writes, claims) and stops.
 
 Worker tasks: ``poll_feed`` (one feed: fetch, parse, queue its new entries),
 ``ingest_entries`` (a few entries: fetch page, extract, match, dedup, store),
-``send_digest`` (one subscriber's digest for one scheduled slot) and
-``deliver_outbox``. Scheduler tasks (periodic): ``schedule_feeds``,
-``schedule_digests``, ``retry_stalled`` and ``prune``.
+``retry_pages`` (the pages due to be fetched again, periodic), ``send_digest``
+(one subscriber's digest for one scheduled slot) and ``deliver_outbox``. Scheduler
+tasks (periodic): ``schedule_feeds``, ``schedule_digests``, ``retry_stalled`` and
+``prune``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from monitor.digest.run import Digests
 from monitor.distributed import engine
 from monitor.log import get_logger
 from monitor.models import Entry
+from monitor.pipeline.retry import check_every_seconds
 from monitor.pipeline.run import Pipeline
 from monitor.storage import schedule
 from monitor.storage.store import FeedRecord, Store, utcnow
@@ -121,6 +123,14 @@ async def ingest_entries(
         raise failures[0]
 
 
+async def retry_pages(context: procrastinate.JobContext, timestamp: int) -> None:
+    """The pages that failed for a transient reason and are due again (claimed, so
+    two workers running this at once take different pages)."""
+    report = await runtime_of(context).need_pipeline().retry_pages()
+    if report.retried:
+        log.info("pages.retried", **report.__dict__)
+
+
 async def send_digest(context: procrastinate.JobContext, subscriber: str, slot: str) -> None:
     """One subscriber's digest for the slot ``slot`` — once, however often it is run."""
     runtime = runtime_of(context)
@@ -203,6 +213,7 @@ async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
 WORKER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
     "poll_feed": (poll_feed, engine.QUEUE_POLL),
     "ingest_entries": (ingest_entries, engine.QUEUE_PAGE),
+    "retry_pages": (retry_pages, engine.QUEUE_PAGE),
     "send_digest": (send_digest, engine.QUEUE_MAIL),
     "deliver_outbox": (deliver_outbox, engine.QUEUE_MAIL),
 }
@@ -225,6 +236,8 @@ def build_task_app(config: Config, *, scheduler: bool, pool_size: int) -> procra
         engine.add_periodic(app, "retry_stalled", "* * * * * */10")
         engine.add_periodic(app, "schedule_digests", "* * * * *")
         engine.add_periodic(app, "deliver_outbox", "* * * * * */30")
+        retry_every = check_every_seconds(config.settings.polling)
+        engine.add_periodic(app, "retry_pages", f"* * * * * */{retry_every}")
         engine.add_periodic(app, "prune", PRUNE_CRON)
     return app
 

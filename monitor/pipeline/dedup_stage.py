@@ -208,6 +208,39 @@ class Deduplicator:
                 story_id=folded.story.story_id,
             )
 
+    def refold(
+        self,
+        article_id: int,
+        article: Article,
+        fp: Fingerprint,
+        *,
+        story_id: int | None,
+        duplicate: bool,
+    ) -> tuple[bytes | None, int | None]:
+        """A stored article's text changed (its page arrived on a retry): index it again.
+
+        Its id, duplicate link and story stay as they were, so nothing already mailed
+        about it moves. An original's signature is replaced by the page's; an original
+        that matches only now, and so had no story, starts or joins one. Returns the
+        signature to store and the story id to set (None: leave it)."""
+        if duplicate:
+            return None, None
+        self.near.remove(article_id)
+        sig = fp.signature
+        if sig is not None:
+            self.near.add(article_id, sig)
+        stored = sig.to_bytes() if sig is not None else None
+        topics = _matched_topics(article)
+        if story_id is not None or not topics or article_id in self.stories:
+            return stored, None
+        features = self._features(article, topics)
+        decision = self.stories.decide(features)
+        joined = decision.story_id if decision.story_id is not None else article_id
+        self.stories.add(
+            article_id, features, title=article.title, outlet=article.outlet, story_id=joined
+        )
+        return stored, joined
+
     def forget(self, pruned_ids: list[int], now: datetime | None = None) -> None:
         """Drop what the store pruned, and story members older than the window."""
         self.near.remove_many(pruned_ids)

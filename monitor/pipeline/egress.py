@@ -310,5 +310,5 @@ async def _resolve(host: str, port: int, url: str) -> list[IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(url, f"cannot resolve {host}: {exc}") from exc
+        raise FetchError(url, f"cannot resolve {host}: {exc}", transient=True) from exc
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]

@@ -193,7 +193,7 @@ class Fetcher:
                 return await self._follow(url, etag, last_modified, accept, started, deadline)
         except TimeoutError as exc:
             raise FetchError(
-                url, f"no complete response within {self.settings.deadline:g} s"
+                url, f"no complete response within {self.settings.deadline:g} s", transient=True
             ) from exc
 
     async def _follow(
@@ -262,13 +262,15 @@ class Fetcher:
                 body = await self._read_capped(response, response_headers, url)
                 return status, response_headers, body
         except aiohttp.ClientError as exc:
-            raise FetchError(url, _describe(exc)) from exc
+            raise FetchError(url, _describe(exc), transient=True) from exc
         except BlockedURLError as exc:  # the connect-time guard names only host:port
             raise BlockedURLError(url, f"refused when connecting: {exc.reason}") from exc
         except FetchError as exc:
             if exc.url == url:
                 raise
-            raise FetchError(url, exc.reason, exc.status, exc.retry_after) from exc
+            raise FetchError(
+                url, exc.reason, exc.status, exc.retry_after, transient=exc.transient
+            ) from exc
 
     async def _read_capped(
         self, response: aiohttp.ClientResponse, headers: ResponseHeaders, url: str
@@ -532,6 +534,20 @@ def content_decoder(headers: ResponseHeaders, cap: int) -> Decoder:
 
 
 # --- errors -----------------------------------------------------------------------------------
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+"""Besides every 5xx: statuses that say "not now" rather than "no"."""
+
+
+def is_transient(exc: FetchError) -> bool:
+    """Whether asking again later may succeed: a timeout, a connection error, 5xx, 408
+    or 429. Not a refusal of the egress policy, a body over the cap, a redirect loop or
+    any other 4xx: those answer the same every time."""
+    if isinstance(exc, BlockedURLError | ResponseTooLargeError):
+        return False
+    if exc.status is not None:
+        return exc.status >= 500 or exc.status in TRANSIENT_STATUSES
+    return exc.transient
 
 
 def _status_reason(status: int) -> str:

@@ -14,7 +14,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from monitor import metrics
@@ -27,10 +27,12 @@ from monitor.pipeline import feeds as feed_rules
 from monitor.pipeline.dedup import Fingerprint
 from monitor.pipeline.dedup_stage import Deduplicator, Folded
 from monitor.pipeline.egress import check_url
-from monitor.pipeline.fetch import Fetcher, FetchResult
+from monitor.pipeline.fetch import Fetcher, FetchResult, is_transient
 from monitor.pipeline.match import Matcher
+from monitor.pipeline.retry import next_page_retry
 from monitor.pipeline.sandbox import Sandbox
 from monitor.pipeline.wire import link_problem
+from monitor.storage import retries
 from monitor.storage.store import FeedRecord, Store, utcnow
 from monitor.storage.thread import DatabaseThread
 from monitor.text import clean_line
@@ -43,8 +45,22 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
+RETRY_LEASE = timedelta(minutes=15)
+"""A claimed retry not finished by then (its process died) is claimed again."""
+RETRIES_PER_RUN = 200
+
 EntryQueue = Callable[[FeedRecord, list[Entry]], Awaitable[None]]
 """Where a feed's new entries go instead of being ingested in this process (workers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageFetch:
+    """A page fetched and extracted, or why not; ``transient``: worth asking again later."""
+
+    page: ExtractedPage | None
+    final_url: str
+    error: str | None
+    transient: bool = False
 
 
 @dataclass
@@ -360,27 +376,31 @@ class Pipeline:
             )
             return "duplicate"
         async with self._pages:
-            page, final_url, error = await self._fetch_page(entry.link)
-        article = self._article(spec, entry, page, error, final_url)
-        return await self._save(record, entry, article, page, final_url)
+            fetched = await self._fetch_page(entry.link)
+        article = self._article(spec, entry, fetched.page, fetched.error, fetched.final_url)
+        retry_at = None
+        if fetched.transient:
+            polling = self.config.settings.polling
+            retry_at = next_page_retry(0, utcnow(), utcnow(), polling)
+        return await self._save(record, entry, article, fetched.page, fetched.final_url, retry_at)
 
-    async def _fetch_page(self, url: str) -> tuple[ExtractedPage | None, str, str | None]:
+    async def _fetch_page(self, url: str) -> PageFetch:
         try:
             with metrics.timed("fetch_page"):
                 result = await self.fetcher.get(url, accept=PAGE_ACCEPT)
         except FetchError as exc:
             log.info("page.fetch_failed", url=url, status=exc.status, error=exc.reason)
-            return None, url, str(exc)
+            return PageFetch(None, url, str(exc), transient=is_transient(exc))
         try:
             with metrics.timed("extract"):
                 page = await self.sandbox.extract(result.body, result.final_url)
         except ExtractError as exc:
             log.info("page.extract_failed", url=url, error=exc.reason)
-            return None, result.final_url, str(exc)
+            return PageFetch(None, result.final_url, str(exc), transient=exc.transient)
         if len(page.text) < self.config.settings.extraction.min_text_chars:
             reason = f"extracted text too short ({len(page.text)} characters)"
-            return page, result.final_url, reason
-        return page, result.final_url, None
+            return PageFetch(page, result.final_url, reason)
+        return PageFetch(page, result.final_url, None)
 
     def _article(
         self,
@@ -427,6 +447,7 @@ class Pipeline:
         article: Article,
         page: ExtractedPage | None = None,
         final_url: str | None = None,
+        retry_at: datetime | None = None,
     ) -> str:
         """Fold duplicates and stories, then store."""
         fingerprint = self.dedup.fingerprint(
@@ -435,14 +456,19 @@ class Pipeline:
         with metrics.timed("dedup_store"):
             async with self.dedup.exclusive():
                 folded = await self.database.run(
-                    self._fold_and_save, record, entry, article, fingerprint
+                    self._fold_and_save, record, entry, article, fingerprint, retry_at
                 )
         if folded.decision.is_duplicate:
             return "duplicate"
         return "matched" if any(m.matched for m in article.matches) else "stored"
 
     def _fold_and_save(
-        self, record: FeedRecord, entry: Entry, article: Article, fingerprint: Fingerprint
+        self,
+        record: FeedRecord,
+        entry: Entry,
+        article: Article,
+        fingerprint: Fingerprint,
+        retry_at: datetime | None,
     ) -> Folded:
         """Decide, store and index as one call in the database thread, so the in-memory
         indexes and the store never disagree within this process (and, inside
@@ -458,9 +484,100 @@ class Pipeline:
             duplicate=folded.link,
             story_id=story.story_id if story else None,
             own_story=story is not None and story.story_id is None,
+            retry_at=retry_at,
         )
         self.dedup.remember(article_id, folded, article)
         return folded
+
+    # --- pages that failed for a transient reason, fetched again ----------------------------
+
+    async def retry_pages(self, limit: int = RETRIES_PER_RUN) -> RetryReport:
+        """Fetch again the pages whose retry is due (`monitor.pipeline.retry`); store the
+        text and matches of those that arrive. The daemon, the workers and ``poll
+        --once`` all call this."""
+        report = RetryReport()
+        due = await self.database.run(retries.claim_due, self.store, utcnow(), RETRY_LEASE, limit)
+        if not due:
+            return report
+        outcomes = await asyncio.gather(*(self._retry_page(i) for i in due), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, str):
+                report.count(outcome)
+        if report.matched:
+            await check_alerts(self.store, self.config)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:  # the claims' lease runs out, and those pages are tried again
+            raise failures[0]
+        return report
+
+    async def _retry_page(self, item: retries.PageRetry) -> str:
+        link = item.entry.link or ""
+        bound = log.bind(url=link, article=item.article_id, retry=item.retries_done)
+        async with self._pages:
+            fetched = await self._fetch_page(link)
+        if fetched.error is not None:
+            polling = self.config.settings.polling
+            now = utcnow()
+            retry_at = (
+                next_page_retry(item.retries_done, item.first_attempt, now, polling)
+                if fetched.transient
+                else None
+            )
+            await self.database.run(
+                retries.save_failure, self.store, item.article_id, fetched.error, retry_at
+            )
+            outcome = "failed" if retry_at else "gave_up"
+            bound.info("page.retried", outcome=outcome, error=fetched.error)
+            return outcome
+        spec = self._specs.get(item.feed_url, FeedSpec(item.feed_url))
+        article = self._article(spec, item.entry, fetched.page, None, fetched.final_url)
+        page_canonical = fetched.page.canonical_url if fetched.page else None
+        fingerprint = self.dedup.fingerprint(article, page_canonical, fetched.final_url)
+        async with self.dedup.exclusive():
+            await self.database.run(self._refold_and_save, item, article, fingerprint)
+        matched = [m.topic_id for m in article.matches if m.matched]
+        bound.info(
+            "page.retried", outcome="recovered", text_chars=len(article.text), matched=matched
+        )
+        return "matched" if matched else "recovered"
+
+    def _refold_and_save(
+        self, item: retries.PageRetry, article: Article, fingerprint: Fingerprint
+    ) -> None:
+        """`_fold_and_save` for a stored article whose page arrived on a retry."""
+        signature, story_id = self.dedup.refold(
+            item.article_id,
+            article,
+            fingerprint,
+            story_id=item.story_id,
+            duplicate=item.duplicate_of is not None,
+        )
+        retries.save_page(
+            self.store,
+            item.article_id,
+            article,
+            content_hash=fingerprint.content_hash,
+            signature=signature,
+            story_id=story_id,
+        )
+
+
+@dataclass
+class RetryReport:
+    """What one run of `Pipeline.retry_pages` did."""
+
+    retried: int = 0
+    recovered: int = 0  # the page arrived; its text replaced the summary
+    matched: int = 0  # of those, matched to a topic
+    failed: int = 0  # failed again, tried later
+    gave_up: int = 0  # failed again, for good (a permanent failure, or the last retry)
+
+    def count(self, outcome: str) -> None:
+        self.retried += 1
+        if outcome == "matched":
+            self.matched += 1
+            outcome = "recovered"
+        setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 def _host(url: str) -> str:

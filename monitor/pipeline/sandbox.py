@@ -124,9 +124,10 @@ class _Worker:
 class _Overrun(Exception):
     """The job took too long or killed its worker; ``reason`` says which."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.timed_out = timed_out
 
 
 class Sandbox:
@@ -166,7 +167,7 @@ class Sandbox:
         try:
             kind, value = await self._call("extract", (html, url))
         except _Overrun as exc:
-            raise ExtractError(url, f"extraction {exc.reason}") from None
+            raise ExtractError(url, f"extraction {exc.reason}", transient=exc.timed_out) from None
         if kind == "error":
             raise ExtractError(url, str(value))
         assert isinstance(value, ExtractedPage)
@@ -193,7 +194,7 @@ class Sandbox:
             reply = await asyncio.wait_for(self._ask(worker, job, args), self.timeout)
         except TimeoutError:
             self._replace(worker)
-            raise _Overrun(f"took longer than {self.timeout:g} s") from None
+            raise _Overrun(f"took longer than {self.timeout:g} s", timed_out=True) from None
         except (EOFError, asyncio.IncompleteReadError, ConnectionError, OSError):
             self._replace(worker)
             raise _Overrun("killed its worker process (memory limit?)") from None

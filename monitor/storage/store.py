@@ -434,10 +434,12 @@ class Store:
         duplicate: DuplicateLink | None = None,
         story_id: int | None = None,
         own_story: bool = False,
+        retry_at: datetime | None = None,
     ) -> int:
         """Store an article, its matches and its entry in one transaction; return its id.
 
-        ``own_story`` starts a story whose id is the new article's. An article already
+        ``own_story`` starts a story whose id is the new article's; ``retry_at``, when its
+        page is to be fetched again (`monitor.storage.retries`). An article already
         stored under the same canonical URL is kept as it is and its id returned: a
         re-run after a crash changes nothing.
         """
@@ -466,6 +468,7 @@ class Store:
                 "duplicate_reason": duplicate.reason,
                 "similarity": duplicate.similarity,
                 "story_id": story_id,
+                "retry_at": retry_at,
             }
             inserted = connection.execute(self._new_article, values).scalar()
             article_id = inserted or connection.scalar(

@@ -90,7 +90,10 @@ class EntryRow(Base):
 
 class ArticleRow(Base):
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_fetched_at_matched", "fetched_at", "matched"),)
+    __table_args__ = (
+        Index("ix_articles_fetched_at_matched", "fetched_at", "matched"),
+        Index("ix_articles_retry_at", "retry_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
@@ -117,6 +120,11 @@ class ArticleRow(Base):
     story_id: Mapped[int | None] = mapped_column(Id, index=True)
     """The id of the story's first article; articles about one event share it."""
     pruned_at: Mapped[datetime | None]
+    retry_at: Mapped[datetime | None]
+    """When the page, which failed for a transient reason, is to be fetched again; None:
+    it is not (it did not fail, failed for good, or ran out of retries)."""
+    page_retries: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Retries of the page made (or claimed) so far."""
 
 
 class MatchRow(Base):
