@@ -56,6 +56,7 @@ async def open_pipeline(
             try:
                 yield pipeline
             finally:
+                pipeline.mail.close(DATABASE_CLOSE_SECONDS)
                 if not pipeline.database.close(DATABASE_CLOSE_SECONDS):
                     log.warning(
                         "daemon.database_busy",

@@ -64,7 +64,7 @@ def build_scheduler(pipeline: Pipeline, config: Config) -> AsyncIOScheduler:
         coalesce=True,
         max_instances=1,
     )
-    add_digest_jobs(scheduler, pipeline, config)
+    add_digest_jobs(scheduler, pipeline, config, mail=pipeline.mail)
     return scheduler
 
 

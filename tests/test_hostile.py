@@ -502,6 +502,7 @@ def test_scheduler_coalesces_missed_runs_after_a_clock_jump(
         def __init__(self) -> None:
             self.store = store
             self.config = config
+            self.mail = None  # digest jobs run on the scheduler's loop
 
     try:
         scheduler = build_scheduler(Stub(), config)  # type: ignore[arg-type]

@@ -8,9 +8,13 @@ killed by SIGKILL in the middle: its jobs are taken over by the others.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +25,7 @@ from sqlalchemy.engine import make_url
 from tests.support.cluster import MONITOR, Cluster, count, write_cluster_config
 from tests.support.db import query
 from tests.support.sites import Site, build_site, load_devset_articles, synthetic_articles
-from tests.support.smtp import LocalSMTP
+from tests.support.smtp import LocalSMTP, free_port
 from tests.support.tcpproxy import TcpProxy
 from tests.support.webserver import LocalWeb
 
@@ -212,3 +216,69 @@ def test_a_database_that_drops_packets_fails_a_command_instead_of_freezing_it(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "error: " in done.stderr and "timeout" in done.stderr.lower(), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_daemon_keeps_its_loop_and_its_health_answer_while_the_database_is_silent(
+    web: LocalWeb, postgres_url: str, tmp_path: Path
+) -> None:
+    """Packets to PostgreSQL dropped while a poll needs the database: the poll waits in
+    the database thread, the event loop goes on, `/healthz` answers at once that the
+    database does not answer, and SIGTERM stops the daemon with exit 0."""
+    site = publish(web, feeds=1, per_feed=2)
+    feed_path = urlsplit(site.feed_urls[0]).path
+    feed = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+        site.feed_urls[0], timeout=10
+    )
+    web.fault(feed_path, "slow", body=feed.read(), rate=1e9, delay=4)
+    listen = f"127.0.0.1:{free_port()}"
+    url = make_url(postgres_url)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        config = write_cluster_config(
+            tmp_path / "config", proxied, site.feed_urls, extra=f"metrics:\n  listen: {listen}\n"
+        )
+        log_path = tmp_path / "daemon.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        with log_path.open("wb") as log_file:
+            daemon = subprocess.Popen(
+                [MONITOR, "--config", str(config), "run"],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            deadline = time.monotonic() + 120
+            while "daemon.started" not in log_path.read_text() and time.monotonic() < deadline:
+                assert daemon.poll() is None, log_path.read_text()
+                time.sleep(0.2)
+            proxy.blackhole()  # the feed answers 4 s after it is asked for: then its
+            time.sleep(7)  # entries need the database, which no longer answers
+            health = health_of(listen)
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=90)  # a hang guard, not a measurement
+            except subprocess.TimeoutExpired:
+                pytest.fail("the daemon did not stop on SIGTERM while the database was silent")
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+    log = log_path.read_text()
+    assert health["status"] == "unhealthy", health
+    assert str(health["database"]).startswith("unreachable: no answer within"), health
+    assert float(str(health["loop_silent_seconds"])) < 3, health  # the loop still turns
+    assert daemon.returncode == 0, log[-3000:]
+    assert "daemon.stopped" in log and "Traceback" not in log, log[-3000:]
+
+
+def health_of(listen: str) -> dict[str, object]:
+    """The body of ``/healthz``, whatever its status."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{listen}/healthz", timeout=10) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+    loaded = json.loads(body)
+    assert isinstance(loaded, dict)
+    return loaded

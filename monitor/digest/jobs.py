@@ -7,8 +7,10 @@ unsent. When ``digest.atom_dir`` is set, an Atom feed per topic is kept up to da
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -21,8 +23,11 @@ from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.settings import SubscriberSettings
 from monitor.storage.store import Store
+from monitor.storage.thread import LoopThread
 
 log = get_logger("monitor.digest.jobs")
+T = TypeVar("T")
+STOPPED = "the daemon stopped during this job"
 OUTBOX_EVERY = timedelta(seconds=30)
 
 
@@ -36,16 +41,21 @@ def subscriber_trigger(subscriber: SubscriberSettings) -> CronTrigger:
 
 
 def add_digest_jobs(
-    scheduler: BaseScheduler, pipeline_or_store: HasStore | Store, config: Config
+    scheduler: BaseScheduler,
+    pipeline_or_store: HasStore | Store,
+    config: Config,
+    *,
+    mail: LoopThread | None = None,
 ) -> Digests:
-    """Schedule every subscriber's digest, the outbox retries and the Atom export."""
+    """Schedule every subscriber's digest, the outbox retries and the Atom export; with
+    ``mail``, each runs in that thread's loop, off the scheduler's."""
     store = pipeline_or_store if isinstance(pipeline_or_store, Store) else pipeline_or_store.store
     digests = Digests(store, config)
     for subscriber in config.settings.subscribers:
         scheduler.add_job(
             digest_job,
             subscriber_trigger(subscriber),
-            args=(digests, subscriber.name),
+            args=(digests, subscriber.name, mail),
             id=f"digest:{subscriber.name}",
             name=f"digest for {subscriber.name}",
             coalesce=True,
@@ -55,7 +65,7 @@ def add_digest_jobs(
     scheduler.add_job(
         outbox_job,
         IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds(), timezone=UTC),
-        args=(digests,),
+        args=(digests, mail),
         id="digest:outbox",
         coalesce=True,
         max_instances=1,
@@ -66,7 +76,7 @@ def add_digest_jobs(
         scheduler.add_job(
             atom_job,
             IntervalTrigger(minutes=minutes, timezone=UTC),
-            args=(store, config),
+            args=(store, config, mail),
             id="digest:atom",
             coalesce=True,
             max_instances=1,
@@ -75,30 +85,43 @@ def add_digest_jobs(
     return digests
 
 
-async def digest_job(digests: Digests, name: str) -> None:
+async def _off_loop(mail: LoopThread | None, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return await (mail.run(work) if mail is not None else work())
+
+
+async def digest_job(digests: Digests, name: str, mail: LoopThread | None = None) -> None:
     try:
-        report = await digests.run(name, scheduled=True)
+        report = await _off_loop(mail, lambda: digests.run(name, scheduled=True))
         log.info("digest.job", subscriber=name, sent=report.sent, retrying=report.retrying)
+    except asyncio.CancelledError:  # the daemon's shutdown, after its grace
+        log.warning("job.cancelled", job="digest", subscriber=name, reason=STOPPED)
     except StorageError as exc:
         log.error("job.storage_error", job="digest", subscriber=name, error=str(exc))
     except Exception:  # a bug must be loud, but must not kill the scheduler
         log.exception("job.crashed", job="digest", subscriber=name)
 
 
-async def outbox_job(digests: Digests) -> None:
+async def outbox_job(digests: Digests, mail: LoopThread | None = None) -> None:
     try:
-        await digests.deliver()
+        await _off_loop(mail, digests.deliver)
+    except asyncio.CancelledError:
+        log.warning("job.cancelled", job="outbox", reason=STOPPED)
     except StorageError as exc:
         log.error("job.storage_error", job="outbox", error=str(exc))
     except Exception:
         log.exception("job.crashed", job="outbox")
 
 
-async def atom_job(store: Store, config: Config) -> None:
+async def atom_job(store: Store, config: Config, mail: LoopThread | None = None) -> None:
     from monitor.digest.atom import write_topic_feeds
 
-    try:
+    async def write() -> None:
         write_topic_feeds(store, config)
+
+    try:
+        await _off_loop(mail, write)
+    except asyncio.CancelledError:
+        log.warning("job.cancelled", job="atom", reason=STOPPED)
     except (StorageError, OSError) as exc:
         log.error("job.atom_failed", error=str(exc))
     except Exception:

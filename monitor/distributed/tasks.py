@@ -117,7 +117,7 @@ async def ingest_entries(
         return_exceptions=True,
     )
     if "matched" in outcomes:
-        await check_alerts(runtime.store, runtime.config)
+        await pipeline.mail.run(lambda: check_alerts(runtime.store, runtime.config))
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     if failures:  # the task is retried; the entries already stored are skipped then
         raise failures[0]

@@ -34,7 +34,7 @@ from monitor.pipeline.sandbox import Sandbox
 from monitor.pipeline.wire import link_problem
 from monitor.storage import retries
 from monitor.storage.store import FeedRecord, Store, utcnow
-from monitor.storage.thread import DatabaseThread
+from monitor.storage.thread import DatabaseThread, LoopThread
 from monitor.text import clean_line
 
 log = get_logger("monitor.pipeline")
@@ -122,6 +122,7 @@ class Pipeline:
         self.matcher = matcher
         self.entry_queue = entry_queue
         self.database = DatabaseThread()  # every store call made from the loop runs there
+        self.mail = LoopThread("mail")  # digests and alerts: the store, then SMTP
         # On PostgreSQL other processes may store articles too.
         self.dedup = Deduplicator(
             store,
@@ -179,7 +180,7 @@ class Pipeline:
         try:
             report = await self._poll(record)
             if report.articles_matched:
-                await check_alerts(self.store, self.config)
+                await self.mail.run(lambda: check_alerts(self.store, self.config))
         except StorageError as exc:
             bound.error("feed.storage_error", error=str(exc))
             return FeedReport(record.url, "failed", error=str(exc))
@@ -504,7 +505,7 @@ class Pipeline:
             if isinstance(outcome, str):
                 report.count(outcome)
         if report.matched:
-            await check_alerts(self.store, self.config)
+            await self.mail.run(lambda: check_alerts(self.store, self.config))
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:  # the claims' lease runs out, and those pages are tried again
             raise failures[0]

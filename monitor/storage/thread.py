@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -81,3 +81,42 @@ def _settle(call: _Call, result: object, error: BaseException | None) -> None:
 
     with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
         call.loop.call_soon_threadsafe(settle)
+
+
+class LoopThread:
+    """An event loop of its own in a daemon thread, for work that mixes database calls
+    with waiting on the network (digests and alerts: compose from the store, then SMTP),
+    so that neither holds the process's main loop.
+
+    Cancelling the coroutine that awaits `run` cancels the work in this loop too."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run the coroutine ``work()`` in this thread's loop and await its result."""
+        future = asyncio.run_coroutine_threadsafe(work(), self._loop)
+        return await asyncio.wrap_future(future)
+
+    def close(self, wait_seconds: float = 0.0) -> bool:
+        """Stop the loop once the work in it has had ``wait_seconds`` to finish its
+        cancellation; False if the thread is still busy."""
+
+        async def settle() -> None:
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            if pending:
+                await asyncio.wait(pending, timeout=wait_seconds)
+            self._loop.stop()
+
+        asyncio.run_coroutine_threadsafe(settle(), self._loop)
+        self._thread.join(wait_seconds + 1)
+        return not self._thread.is_alive()
