@@ -57,26 +57,46 @@ def preview(ctx: CliContext, name: str | None, out: Path | None) -> None:
 @click.option("--subscriber", "name", default=None, help="One subscriber (default: all).")
 @pass_context
 def send(ctx: CliContext, name: str | None) -> None:
-    """Send now, whatever the schedule, every story not yet sent (nothing when none)."""
-    import asyncio
+    """Send now, whatever the schedule, every story not yet sent (nothing when none).
 
+    One subscriber's failure does not stop the others; the exit status is 1 when any
+    message was refused, is waiting for a retry, or could not be composed or sent."""
     from monitor.digest.run import Digests
 
     ctx.setup_logging()
     store = ctx.store()
-    failed = 0
+    failed: list[str] = []
     try:
         digests = Digests(store, ctx.config())
         for each in _names(digests, name):
-            report = asyncio.run(digests.run(each, scheduled=False))
-            click.echo(
-                f"{each}: {report.sent} sent, {report.retrying} to retry, {report.failed} refused"
-            )
-            failed += report.failed + report.retrying
+            if not _send_one(digests, each):
+                failed.append(each)
     finally:
         store.close()
     if failed:
+        click.echo(f"error: not all sent, for {', '.join(failed)} (see above)", err=True)
         raise SystemExit(1)
+
+
+def _send_one(digests: Digests, name: str) -> bool:
+    """Send ``name``'s digest and say how it went; whether everything due went out."""
+    import asyncio
+
+    from monitor.errors import StorageError
+    from monitor.log import get_logger
+
+    try:
+        report = asyncio.run(digests.run(name, scheduled=False))
+    except StorageError:
+        raise  # the database: every subscriber would fail the same way
+    except Exception as exc:  # composing or sending this one: the next subscriber still goes
+        reason = f"{type(exc).__name__}: {exc}"
+        log = get_logger("monitor.digest")
+        log.error("digest.subscriber_failed", subscriber=name, error=reason)
+        click.echo(f"{name}: not sent: {reason}")
+        return False
+    click.echo(f"{name}: {report.sent} sent, {report.retrying} to retry, {report.failed} refused")
+    return not (report.failed or report.retrying)
 
 
 def _names(digests: Digests, name: str | None) -> list[str]:

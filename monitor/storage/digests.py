@@ -24,6 +24,7 @@ from monitor.storage.tables import (
     OutboxRow,
     SentItemRow,
 )
+from monitor.text import clean_date
 
 SNIPPET_SOURCE_CHARS = 3000
 
@@ -106,6 +107,7 @@ def unsent_items(
 
 
 def _item(article: ArticleRow, match: MatchRow, text: str | None) -> StoredItem:
+    fetched_at = as_utc(article.fetched_at) or utcnow()
     return StoredItem(
         article_id=article.id,
         topic_id=match.topic_id,
@@ -114,8 +116,9 @@ def _item(article: ArticleRow, match: MatchRow, text: str | None) -> StoredItem:
         title=article.title,
         url=article.url,
         outlet=article.outlet,
-        published=as_utc(article.published),
-        fetched_at=as_utc(article.fetched_at) or utcnow(),
+        # cleaned again: an older version stored year-1 and year-9999 dates as they came
+        published=clean_date(article.published, fetched_at),
+        fetched_at=fetched_at,
         story_id=article.story_id or article.id,
         text=text or "",
     )
