@@ -26,7 +26,6 @@ from monitor.storage.lock import StoreLock
 from monitor.storage.store import Store
 
 log = get_logger("monitor.daemon")
-SHUTDOWN_GRACE_SECONDS = 20.0
 STORE_RETRY_MAX_SECONDS = 60.0
 
 
@@ -176,12 +175,16 @@ def serve_metrics(
 
 
 async def _drain(pipeline: Pipeline) -> None:
-    """Let polls in flight finish within the grace period, then cancel them."""
+    """Let polls and mails in flight finish within the grace period, then cancel them.
+
+    A cancelled mail whose server already has it whole still waits for its answer and
+    records it (`monitor.digest.send`), so this can outlast the grace by ``smtp.timeout``."""
     current = asyncio.current_task()
     pending = [task for task in asyncio.all_tasks() if task is not current]
     if not pending:
         return
-    _, still_running = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
+    grace = pipeline.config.settings.polling.shutdown_grace_seconds
+    _, still_running = await asyncio.wait(pending, timeout=grace)
     for task in still_running:
         task.cancel()
     if still_running:

@@ -51,6 +51,9 @@ class PollingSettings(Section):
     """New entries taken from one feed in any 24 hours; a feed that renumbers every GUID
     (or a hostile one) cannot flood the store and the digests. The rest wait for later."""
     concurrency: Annotated[int, Field(ge=1, le=500)] = 20
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 20
+    """On SIGTERM `monitor run` lets polls and mails in flight finish this long, then
+    abandons them safely (a mail the server has whole is waited for: see send.py)."""
 
 
 class ExtractionSettings(Section):

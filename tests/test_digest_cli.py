@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,12 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.config import load_config
 from monitor.digest.run import Digests
 from monitor.settings import SubscriberSettings
 from monitor.storage import digests as db
-from monitor.storage.store import Store
+from monitor.storage.store import Store, utcnow
 from tests.support.digest_data import SAMPLES, T0, digest_config, stored_samples
 from tests.support.smtp import LocalSMTP
+from tests.test_cli_e2e import MONITOR
 
 
 @pytest.fixture
@@ -147,3 +153,46 @@ def test_one_subscribers_failure_does_not_stop_the_others(
     assert "ana: not sent: RuntimeError: template broke" in output
     assert "bo: 1 sent" in output and "for ana" in output
     assert [m["To"].addresses[0].username for m in smtp.parsed()] == ["bo"]
+
+
+def test_a_rerun_within_a_lease_says_which_message_waits_and_till_when(
+    config_path: Path, smtp: LocalSMTP, database_url: str
+) -> None:
+    store = Store.open(database_url)
+    try:
+        outbox_id = Digests(store, load_config(config_path)).enqueue("ana")
+        # what a `digest send` killed (SIGKILL) between claiming and sending leaves
+        assert db.claim_due(store, utcnow(), timedelta(minutes=5))
+    finally:
+        store.close()
+    code, output = cli(config_path, "digest", "send")
+    assert code == 1, output
+    assert f"ana: message {outbox_id} (digest) not sent: held by an attempt" in output
+    assert " UTC; it goes after that" in output
+    assert smtp.received == []
+
+
+def test_sigterm_stops_digest_send_safely_and_the_next_run_sends(
+    config_path: Path, smtp: LocalSMTP
+) -> None:
+    smtp.handler.stall_seconds = 2
+    smtp.fail_next("slow_rcpt")
+    process = subprocess.Popen(
+        [MONITOR, "--config", str(config_path), "digest", "send"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not smtp.rcpts and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 1 and "ana: stopped by a signal" in output, output[-3000:]
+    assert smtp.received == []
+    code, output = cli(config_path, "digest", "send")
+    assert code == 0 and "ana: 1 sent" in output, output
+    assert len(smtp.received) == 1

@@ -7,6 +7,7 @@ unsent. When ``digest.atom_dir`` is set, an Atom feed per topic is kept up to da
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -79,6 +80,8 @@ async def digest_job(digests: Digests, name: str) -> None:
     try:
         report = await digests.run(name, scheduled=True)
         log.info("digest.job", subscriber=name, sent=report.sent, retrying=report.retrying)
+    except asyncio.CancelledError:  # the daemon's shutdown, after its grace (see `deliver`)
+        log.warning("job.cancelled", job="digest", subscriber=name, reason="the daemon stopped")
     except StorageError as exc:
         log.error("job.storage_error", job="digest", subscriber=name, error=str(exc))
     except Exception:  # a bug must be loud, but must not kill the scheduler
@@ -88,6 +91,8 @@ async def digest_job(digests: Digests, name: str) -> None:
 async def outbox_job(digests: Digests) -> None:
     try:
         await digests.deliver()
+    except asyncio.CancelledError:
+        log.warning("job.cancelled", job="outbox", reason="the daemon stopped")
     except StorageError as exc:
         log.error("job.storage_error", job="outbox", error=str(exc))
     except Exception:
