@@ -26,7 +26,6 @@ from monitor.storage.lock import StoreLock
 from monitor.storage.store import Store
 
 log = get_logger("monitor.daemon")
-SHUTDOWN_GRACE_SECONDS = 20.0
 DATABASE_CLOSE_SECONDS = 5.0  # after the grace: the calls still queued may finish
 STORE_RETRY_MAX_SECONDS = 60.0
 
@@ -56,7 +55,8 @@ async def open_pipeline(
             try:
                 yield pipeline
             finally:
-                pipeline.mail.close(DATABASE_CLOSE_SECONDS)
+                # A mail the server has whole is waited for, up to the SMTP timeout.
+                pipeline.mail.close(max(DATABASE_CLOSE_SECONDS, config.settings.smtp.timeout))
                 if not pipeline.database.close(DATABASE_CLOSE_SECONDS):
                     log.warning(
                         "daemon.database_busy",
@@ -188,13 +188,18 @@ def serve_metrics(
 
 
 async def _drain(pipeline: Pipeline, keep: asyncio.Task[None] | None = None) -> None:
-    """Let polls in flight finish within the grace period, then cancel them. ``keep``
-    (the heartbeat behind ``/healthz``) never finishes and is not waited for."""
+    """Let polls and mails in flight finish within the grace period, then cancel them.
+    ``keep`` (the heartbeat behind ``/healthz``) never finishes and is not waited for.
+
+    A cancelled mail whose server already has it whole still waits for its answer and
+    records it (`monitor.digest.send`), in the mail thread, which `open_pipeline` gives
+    up to ``smtp.timeout`` to finish."""
     current = asyncio.current_task()
     pending = [task for task in asyncio.all_tasks() if task not in (current, keep)]
     if not pending:
         return
-    _, still_running = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
+    grace = pipeline.config.settings.polling.shutdown_grace_seconds
+    _, still_running = await asyncio.wait(pending, timeout=grace)
     for task in still_running:
         task.cancel()
     if still_running:

@@ -60,6 +60,9 @@ class PollingSettings(Section):
     page_retry_factor: Annotated[float, Field(ge=1, le=10)] = 3
     page_retry_window_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 24
     """No retry is made later than this after the first attempt."""
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 20
+    """On SIGTERM `monitor run` lets polls and mails in flight finish this long, then
+    abandons them safely (a mail the server has whole is waited for: see send.py)."""
 
 
 class ExtractionSettings(Section):

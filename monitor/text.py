@@ -1,9 +1,10 @@
-"""Small text clean-ups shared by every stage that handles untrusted strings."""
+"""Small clean-ups shared by every stage that handles untrusted strings (and dates)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 # Removed outright: bidirectional embeddings, overrides and isolates (they reorder what a
 # reader sees, so a title or link can be disguised with them), the BOM, the word joiner
@@ -26,6 +27,13 @@ _ZERO_WIDTH_SPACE = "\u200b"
 # to reach a terminal (U+009B is CSI) or to make a link look like another.
 _LINK_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Co", "Zs", "Zl", "Zp"})
 _LINK_DROPPED = re.compile(r"[\t\n\r]")
+# A feed's date before this is a placeholder (year 1 is "no date" in Go, .NET and Java),
+# not an archive: the oldest newspapers on the web are from the 1700s.
+EARLIEST_DATE = datetime(1700, 1, 1, tzinfo=UTC)
+# Without a fetch time, still far from datetime's end (9999-12-31, "never" elsewhere), so
+# that shifting to any time zone cannot overflow.
+LATEST_DATE = datetime(9000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # a feed whose clock or zone is off by hours is kept
 
 
 def strip_control(value: str, *, keep_newlines: bool = False) -> str:
@@ -83,3 +91,20 @@ def _link_char(char: str) -> str:
     if category in _LINK_ESCAPED_CATEGORIES:
         return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
     return char
+
+
+def clean_date(value: datetime | None, fetched_at: datetime | None = None) -> datetime | None:
+    """An untrusted publication date in UTC, or None (unknown) when it cannot be one.
+
+    Unknown: before `EARLIEST_DATE`, after `LATEST_DATE`, more than `FUTURE_SLACK` after
+    ``fetched_at`` when it is given, or out of range in UTC. Readers then use the fetch
+    time. A naive date is taken as UTC.
+    """
+    if value is None:
+        return None
+    try:
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        return None
+    latest = LATEST_DATE if fetched_at is None else min(LATEST_DATE, fetched_at + FUTURE_SLACK)
+    return value if EARLIEST_DATE <= value <= latest else None

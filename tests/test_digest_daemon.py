@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import update
 
 from monitor.config import load_config
 from monitor.digest.jobs import add_digest_jobs, subscriber_trigger
-from monitor.storage.store import Store
-from tests.support.digest_data import digest_config
+from monitor.digest.run import Digests
+from monitor.storage import digests as db
+from monitor.storage.store import Store, utcnow
+from monitor.storage.tables import OutboxRow
+from tests.support.digest_data import digest_config, stored_samples
 from tests.support.sites import SiteArticle, build_site
 from tests.support.smtp import LocalSMTP, plain_text
 from tests.support.webserver import LocalWeb
@@ -83,3 +89,86 @@ def test_the_daemon_mails_the_digest_at_its_time(
     assert site.feed_urls[0].split("/feeds/")[0] in text  # links to the site's articles
     assert "Why: " in text
     assert daemon.returncode == 0, output[-3000:]
+
+
+def _queue_digest(config_dir: Path, database_url: str, smtp_port: int) -> None:
+    config = digest_config(config_dir, database_url, smtp_port)
+    store = Store.open(database_url)
+    try:
+        stored_samples(store)
+        assert Digests(store, config).enqueue("ana") is not None
+    finally:
+        store.close()
+
+
+def _stop_mid_send(config_dir: Path, tmp_path: Path, begun: Callable[[], int]) -> str:
+    """Start the daemon, SIGTERM it once ``begun()`` (the server's view), its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= {"MONITOR_POLLING__SHUTDOWN_GRACE_SECONDS": "0.5", "MONITOR_SMTP__TIMEOUT": "10"}
+    daemon = subprocess.Popen(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30  # the outbox job's first run is 5 s after start
+        while not begun() and time.monotonic() < deadline and daemon.poll() is None:
+            time.sleep(0.05)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert begun(), output[-3000:]
+    assert daemon.returncode == 0, output[-3000:]
+    return output
+
+
+def _outbox(database_url: str, *, expire_leases: bool = False) -> dict[str, int]:
+    store = Store.open(database_url)
+    try:
+        if expire_leases:  # as if the restart came after every lease had run out
+            with store.writing() as session:
+                session.execute(update(OutboxRow).values(next_attempt_at=utcnow()))
+        return db.outbox_counts(store)
+    finally:
+        store.close()
+
+
+def _restart_delivers(config_dir: Path, database_url: str) -> int:
+    """What a restarted daemon's outbox job sends (run here: it does not wait 5 s)."""
+    store = Store.open(database_url)
+    try:
+        digests = Digests(store, load_config(config_dir / "monitor.yaml"))
+        return asyncio.run(digests.deliver()).sent
+    finally:
+        store.close()
+
+
+def test_sigterm_while_the_server_answers_data_records_the_mail_sent(
+    config_dir: Path, tmp_path: Path, database_url: str
+) -> None:
+    with LocalSMTP() as smtp:
+        _queue_digest(config_dir, database_url, smtp.port)
+        smtp.handler.stall_seconds = 2  # well past the 0.5 s grace, within smtp.timeout
+        smtp.fail_next("slow")
+        output = _stop_mid_send(config_dir, tmp_path, lambda: smtp.attempts)
+        assert len(smtp.received) == 1
+        assert _outbox(database_url, expire_leases=True) == {"sent": 1}, output[-3000:]
+        assert _restart_delivers(config_dir, database_url) == 0
+        assert len(smtp.received) == 1
+
+
+def test_sigterm_before_the_end_of_data_abandons_the_mail_for_the_next_run(
+    config_dir: Path, tmp_path: Path, database_url: str
+) -> None:
+    with LocalSMTP() as smtp:
+        _queue_digest(config_dir, database_url, smtp.port)
+        smtp.handler.stall_seconds = 2
+        smtp.fail_next("slow_rcpt")
+        output = _stop_mid_send(config_dir, tmp_path, lambda: smtp.rcpts)
+        assert smtp.received == [], output[-3000:]
+        assert _outbox(database_url) == {"pending": 1}
+        assert _restart_delivers(config_dir, database_url) == 1  # at once: lease given back
+        assert len(smtp.received) == 1

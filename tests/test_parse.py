@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.errors import FeedParseError
 from monitor.pipeline.parse import entry_key, html_to_text, parse_feed
+from monitor.text import clean_date
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -122,3 +124,64 @@ def test_sample_feeds_parse_or_fail_cleanly(path: Path) -> None:
     except FeedParseError:
         return
     assert all(entry.key for entry in feed.entries)
+
+
+def _rss_dated(date: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://news.example/x</link><guid>urn:x</guid><pubDate>{date}</pubDate>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+def _atom_dated(date: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        '<id>urn:f</id><entry><title>x</title><link href="https://news.example/x"/><id>urn:x</id>'
+        f"<published>{date}</published><updated>{date}</updated></entry></feed>"
+    ).encode()
+
+
+@pytest.mark.parametrize("layout", [_rss_dated, _atom_dated])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-05:00",
+        "1066-10-14T09:00:00Z",
+    ],
+)
+def test_impossible_dates_are_unknown(layout: Any, date: str) -> None:
+    [entry] = parse_feed(layout(date), "https://news.example/feed").entries
+    assert entry.published is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (datetime(1, 1, 1, tzinfo=UTC), None),
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), None),  # before year 1 in UTC
+        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), None),
+        (datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), None),
+        (datetime(1850, 6, 1, tzinfo=UTC), datetime(1850, 6, 1, tzinfo=UTC)),  # an archive
+        (datetime(2025, 1, 2, 3, 4), datetime(2025, 1, 2, 3, 4, tzinfo=UTC)),  # naive: UTC
+        (
+            datetime(2025, 1, 2, 12, tzinfo=timezone(timedelta(hours=9))),
+            datetime(2025, 1, 2, 3, tzinfo=UTC),
+        ),
+    ],
+)
+def test_clean_date_drops_what_cannot_be_a_publication_date(
+    value: datetime, expected: datetime | None
+) -> None:
+    assert clean_date(value) == expected
+
+
+def test_a_date_well_after_the_fetch_is_unknown() -> None:
+    fetched = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    assert clean_date(fetched + timedelta(hours=20), fetched) == fetched + timedelta(hours=20)
+    assert clean_date(fetched + timedelta(days=2), fetched) is None
+    assert clean_date(datetime(2031, 1, 1, tzinfo=UTC), fetched) is None

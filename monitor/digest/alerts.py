@@ -20,6 +20,7 @@ from monitor.config import Config
 from monitor.digest.compose import Footer
 from monitor.digest.group import select_stories
 from monitor.digest.run import Digests
+from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.settings import AlertSettings, SubscriberSettings
 from monitor.storage import digests as db
@@ -124,7 +125,10 @@ class Alerts:
         return db.record_alert(self.store, new, alert.topic, decision.kind, decision.keys, now)
 
     async def check(self, topics: Iterable[str] | None = None) -> int:
-        """Queue and send every alert due now; how many were queued."""
+        """Queue and send every alert due now; how many were queued.
+
+        A failure for one subscriber is logged with its name and does not stop the others
+        (nor, through `check_alerts`, the poll that called it)."""
         wanted = set(topics) if topics is not None else None
         queued = 0
         now = self.digests.clock()
@@ -132,20 +136,34 @@ class Alerts:
             for alert in subscriber.alerts:
                 if wanted is not None and alert.topic not in wanted:
                     continue
-                decision = decide(alert, self.activity(subscriber.name, alert, now), now)
-                if decision is None:
-                    continue
-                if self.enqueue(subscriber, alert, decision) is not None:
-                    queued += 1
-                    log.info(
-                        "alert.queued",
+                try:
+                    queued += await self._check_one(subscriber, alert, now)
+                except StorageError:
+                    raise  # the database: the caller records it on the feed
+                except Exception as exc:
+                    log.error(
+                        "alert.failed",
                         subscriber=subscriber.name,
                         topic=alert.topic,
-                        kind=decision.kind,
-                        headline=decision.headline,
+                        error=f"{type(exc).__name__}: {exc}",
                     )
-                    await self.digests.deliver(subscriber.name)
         return queued
+
+    async def _check_one(
+        self, subscriber: SubscriberSettings, alert: AlertSettings, now: datetime
+    ) -> int:
+        decision = decide(alert, self.activity(subscriber.name, alert, now), now)
+        if decision is None or self.enqueue(subscriber, alert, decision) is None:
+            return 0
+        log.info(
+            "alert.queued",
+            subscriber=subscriber.name,
+            topic=alert.topic,
+            kind=decision.kind,
+            headline=decision.headline,
+        )
+        await self.digests.deliver(subscriber.name)
+        return 1
 
 
 async def check_alerts(store: Store, config: Config, topics: Sequence[str] | None = None) -> int:

@@ -159,7 +159,10 @@ def _environment() -> Environment:
 
 
 def _when(value: datetime, zone: str) -> str:
-    return value.astimezone(ZoneInfo(zone)).strftime("%-d %b %H:%M")
+    try:
+        return value.astimezone(ZoneInfo(zone)).strftime("%-d %b %H:%M")
+    except OverflowError:  # at an end of datetime's range; nothing stored now comes near
+        return value.strftime("%-d %b %Y %H:%M UTC")
 
 
 def _wrap(value: str, indent: int = 2, width: int = 76) -> str:

@@ -10,13 +10,19 @@
 
 A crash at any point loses nothing: a message recorded and not marked sent is sent
 again when its lease runs out, with the same bytes and so the same Message-ID.
+
+Cancelled (a stopping daemon, worker or `digest send`), a delivery records the outcome
+of the message in flight when the server already has it whole (`send_message` waits for
+its answer), gives back the lease of every other claimed message so a restart sends it
+at once, and then re-raises the cancellation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -40,6 +46,8 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    leased: list[db.Lease] = field(default_factory=list)
+    """Due messages of the subscriber held by another attempt (with ``deliver(name)``)."""
 
 
 class UnknownSubscriberError(LookupError):
@@ -175,10 +183,29 @@ class Digests:
         now = self.clock()
         smtp = self.config.settings.smtp
         lease = timedelta(seconds=smtp.timeout * 4 + 60)
-        for queued in db.claim_due(self.store, now, lease, subscriber):
-            outcome = await self._attempt(queued)
+        claimed = db.claim_due(self.store, now, lease, subscriber)
+        for index, queued in enumerate(claimed):
+            try:
+                outcome = await self._attempt(queued)
+            except asyncio.CancelledError:  # this one was abandoned before the server had it
+                self._release(claimed[index:])
+                raise
             setattr(report, outcome, getattr(report, outcome) + 1)
+            if _cancelling():  # recorded what the server answered; now stop
+                self._release(claimed[index + 1 :])
+                raise asyncio.CancelledError
+        if subscriber is not None:
+            report.leased = db.leases(self.store, subscriber, self.clock())
         return report
+
+    def _release(self, claimed: list[db.QueuedMessage]) -> None:
+        if claimed:
+            db.release(self.store, [queued.id for queued in claimed], self.clock())
+            log.warning(
+                "digest.released",
+                outbox=[queued.id for queued in claimed],
+                reason="stopping before the server accepted them; due again at once",
+            )
 
     async def _attempt(self, queued: db.QueuedMessage) -> str:
         bound = log.bind(subscriber=queued.subscriber, outbox=queued.id, kind=queued.kind)
@@ -214,3 +241,9 @@ class Digests:
             send_empty = default if subscriber.send_empty is None else subscriber.send_empty
         self.enqueue(name, send_empty=send_empty)
         return await self.deliver(name)
+
+
+def _cancelling() -> bool:
+    """Whether this task was cancelled while a send it could not abandon finished."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

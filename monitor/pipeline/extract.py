@@ -7,11 +7,11 @@ hostile page never holds the daemon.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from monitor.errors import ExtractError
 from monitor.models import ExtractedPage
-from monitor.text import clean_line, clean_link, clean_text
+from monitor.text import clean_date, clean_line, clean_link, clean_text
 
 MAX_TEXT = 200_000
 
@@ -59,4 +59,4 @@ def _date(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return clean_date(parsed)

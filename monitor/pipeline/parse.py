@@ -30,7 +30,7 @@ from lxml.etree import ParserError
 
 from monitor.errors import FeedParseError
 from monitor.models import Entry, ParsedFeed
-from monitor.text import clean_line, clean_link, clean_text
+from monitor.text import clean_date, clean_line, clean_link, clean_text
 
 MAX_TITLE = 1000
 MAX_SUMMARY = 20_000
@@ -270,7 +270,8 @@ def _fast_date(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    cleaned = clean_date(parsed)
+    return cleaned.replace(microsecond=0) if cleaned else None
 
 
 def bound_document(body: bytes) -> tuple[bytes, str | None]:
@@ -385,7 +386,7 @@ def _date(value: time.struct_time | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+        return clean_date(datetime.fromtimestamp(calendar.timegm(value), UTC))
     except (OverflowError, ValueError, OSError):
         return None
 

@@ -35,7 +35,7 @@ from monitor.pipeline.wire import link_problem
 from monitor.storage import retries
 from monitor.storage.store import FeedRecord, Store, utcnow
 from monitor.storage.thread import DatabaseThread, LoopThread
-from monitor.text import clean_line
+from monitor.text import clean_date, clean_line
 
 log = get_logger("monitor.pipeline")
 
@@ -424,6 +424,10 @@ class Pipeline:
             else final_url
         )
         document = Document(title=title, text=text, language=language)
+        now = utcnow()  # the fetch time, near enough: a date far after it is unknown
+        published = clean_date(entry.published, now) or clean_date(
+            page.published if page else None, now
+        )
         with metrics.timed("match"):
             matches = self.matcher.match(document)
         return Article(
@@ -433,7 +437,7 @@ class Pipeline:
             title=title,
             text=text,
             outlet=spec.name or (page.site_name if page else None) or _host(url),
-            published=entry.published or (page.published if page else None),
+            published=published,
             language=language,
             author=entry.author or (page.author if page else None),
             canonical_url=canonical,

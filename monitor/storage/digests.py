@@ -24,6 +24,7 @@ from monitor.storage.tables import (
     OutboxRow,
     SentItemRow,
 )
+from monitor.text import clean_date
 
 SNIPPET_SOURCE_CHARS = 3000
 
@@ -77,6 +78,15 @@ class QueuedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """A pending message held by an attempt that has not ended (or whose process died)."""
+
+    id: int
+    kind: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class FailedDelivery:
     id: int
     created_at: datetime
@@ -106,6 +116,7 @@ def unsent_items(
 
 
 def _item(article: ArticleRow, match: MatchRow, text: str | None) -> StoredItem:
+    fetched_at = as_utc(article.fetched_at) or utcnow()
     return StoredItem(
         article_id=article.id,
         topic_id=match.topic_id,
@@ -114,8 +125,9 @@ def _item(article: ArticleRow, match: MatchRow, text: str | None) -> StoredItem:
         title=article.title,
         url=article.url,
         outlet=article.outlet,
-        published=as_utc(article.published),
-        fetched_at=as_utc(article.fetched_at) or utcnow(),
+        # cleaned again: an older version stored year-1 and year-9999 dates as they came
+        published=clean_date(article.published, fetched_at),
+        fetched_at=fetched_at,
         story_id=article.story_id or article.id,
         text=text or "",
     )
@@ -246,7 +258,11 @@ def claim_due(
                     OutboxRow.status == "pending",
                     OutboxRow.next_attempt_at <= now,
                 )
-                .values(next_attempt_at=now + lease, attempts=OutboxRow.attempts + 1)
+                .values(
+                    next_attempt_at=now + lease,
+                    leased_until=now + lease,
+                    attempts=OutboxRow.attempts + 1,
+                )
                 .returning(OutboxRow)
             ).scalar()
             if row is not None:
@@ -269,7 +285,7 @@ def mark_sent(store: Store, outbox_id: int, now: datetime) -> None:
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == outbox_id)
-            .values(status="sent", sent_at=now, last_error=None)
+            .values(status="sent", sent_at=now, last_error=None, leased_until=None)
         )
 
 
@@ -278,8 +294,32 @@ def mark_retry(store: Store, outbox_id: int, error: str, next_attempt: datetime)
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == outbox_id, OutboxRow.status == "pending")
-            .values(next_attempt_at=next_attempt, last_error=error[:2000])
+            .values(next_attempt_at=next_attempt, last_error=error[:2000], leased_until=None)
         )
+
+
+def release(store: Store, outbox_ids: Sequence[int], now: datetime) -> None:
+    """Give back leases whose attempt never reached the server: due again at ``now``."""
+    if not outbox_ids:
+        return
+    with store.writing() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(outbox_ids)), OutboxRow.status == "pending")
+            .values(next_attempt_at=now, leased_until=None)
+        )
+
+
+def leases(store: Store, subscriber: str, now: datetime) -> list[Lease]:
+    """``subscriber``'s pending messages held by an attempt at ``now``."""
+    query = select(OutboxRow.id, OutboxRow.kind, OutboxRow.leased_until).where(
+        OutboxRow.subscriber == subscriber,
+        OutboxRow.status == "pending",
+        OutboxRow.leased_until > now,
+    )
+    with store.reading() as session:
+        rows = list(session.execute(query.order_by(OutboxRow.id)))
+    return [Lease(int(i), str(kind), as_utc(until) or now) for i, kind, until in rows]
 
 
 def mark_failed(store: Store, outbox_id: int, error: str) -> None:
@@ -288,7 +328,7 @@ def mark_failed(store: Store, outbox_id: int, error: str) -> None:
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == outbox_id)
-            .values(status="failed", last_error=error[:2000])
+            .values(status="failed", last_error=error[:2000], leased_until=None)
         )
         session.execute(delete(SentItemRow).where(SentItemRow.outbox_id == outbox_id))
 

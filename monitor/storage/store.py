@@ -25,6 +25,7 @@ from monitor.pipeline.feeds import FeedState
 from monitor.storage.engine import create_store_engine, upgrade
 from monitor.storage.sqlite_file import SqliteFile, damage_of
 from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow
+from monitor.text import clean_date
 
 ARTICLE_WRITE_LOCK = 0x6D6F6E69  # any fixed key, the same in every process
 FEED_COLUMNS = tuple(FeedRow.__table__.columns)
@@ -398,7 +399,9 @@ class Store:
                 title=row.title,
                 text=row.text or "",
                 outlet=row.outlet,
-                published=as_utc(row.published) or as_utc(row.fetched_at) or utcnow(),
+                published=clean_date(row.published, as_utc(row.fetched_at))
+                or as_utc(row.fetched_at)
+                or utcnow(),
                 topics=tuple(topics.get(row.id, {})),
                 story_id=row.story_id or row.id,
             )
@@ -620,7 +623,7 @@ class Store:
                 url=row.url,
                 title=row.title,
                 outlet=row.outlet,
-                published=as_utc(row.published),
+                published=clean_date(row.published, as_utc(row.fetched_at)),
                 fetched_at=as_utc(row.fetched_at) or utcnow(),
                 language=row.language,
                 text_chars=row.text_chars,

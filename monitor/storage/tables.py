@@ -161,6 +161,9 @@ class OutboxRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None]
+    """Set while an attempt holds the row (`claim_due`), cleared by its outcome; a row
+    still leased after its process stopped waits for this before it is tried again."""
     last_error: Mapped[str | None] = mapped_column(Text)
     reported: Mapped[bool] = mapped_column(Boolean, default=False)
     """For a failed row: already told to the subscriber in a later digest's footer."""

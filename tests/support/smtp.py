@@ -7,8 +7,10 @@
 
 Faults, each used up by one message (at its DATA command): ``"451"`` temporary
 refusal, ``"550"`` permanent refusal, ``"stall"`` no answer for ``stall_seconds``,
-``"drop"`` the connection closed without an answer. ``"rcpt550"`` refuses the
-recipient instead. Later messages are accepted.
+``"drop"`` the connection closed without an answer, ``"slow"`` accepted after
+``stall_seconds`` (a content filter at work). ``"rcpt550"`` refuses the recipient instead,
+``"slow_rcpt"`` answers the recipient after ``stall_seconds``. Later messages are accepted.
+``rcpts`` and ``attempts`` count the RCPT and DATA commands begun.
 """
 
 from __future__ import annotations
@@ -36,16 +38,21 @@ class _Handler:
         self.faults: deque[str] = deque()
         self.stall_seconds = 5.0
         self.attempts = 0
+        self.rcpts = 0
         self.lock = threading.Lock()
 
     async def handle_RCPT(
         self, server: SMTPServer, session: Session, envelope: Envelope, address: str, _: Any
     ) -> str:
         with self.lock:
+            self.rcpts += 1
             fault = self.faults[0] if self.faults else None
-            if fault == "rcpt550":
+            if fault in ("rcpt550", "slow_rcpt"):
                 self.faults.popleft()
-                return "550 5.1.1 No such user here"
+        if fault == "rcpt550":
+            return "550 5.1.1 No such user here"
+        if fault == "slow_rcpt":
+            await asyncio.sleep(self.stall_seconds)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -60,6 +67,8 @@ class _Handler:
         if fault == "stall":
             await asyncio.sleep(self.stall_seconds)
             return "451 4.4.2 Too slow"
+        if fault == "slow":
+            await asyncio.sleep(self.stall_seconds)
         if fault == "drop":
             assert server.transport is not None
             server.transport.abort()  # type: ignore[attr-defined]
@@ -105,6 +114,10 @@ class LocalSMTP:
     @property
     def attempts(self) -> int:
         return self.handler.attempts
+
+    @property
+    def rcpts(self) -> int:
+        return self.handler.rcpts
 
     def parsed(self) -> list[EmailMessage]:
         messages = []
