@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, select, update
 
 from monitor.models import Article, Entry
-from monitor.storage.store import Store, as_utc, utcnow
+from monitor.storage.store import Store, as_utc, match_rows, utcnow
 from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow
 
 
@@ -151,16 +151,7 @@ def save_page(
         if not matched:
             return
         insert = store._insert(MatchRow)
-        rows = [
-            {
-                "article_id": article_id,
-                "topic_id": match.topic_id,
-                "score": round(match.score, 4),
-                "terms": list(match.terms),
-                "matched_at": now,
-            }
-            for match in matched
-        ]
+        rows = match_rows(article_id, matched, now)
         session.execute(
             insert.on_conflict_do_update(
                 index_elements=["article_id", "topic_id"],

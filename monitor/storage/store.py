@@ -20,7 +20,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.errors import DatabaseDamagedError, DatabaseFileError, StorageError
-from monitor.models import Article, FeedSpec
+from monitor.models import Article, FeedSpec, TopicMatch
 from monitor.pipeline.feeds import FeedState
 from monitor.storage.engine import create_store_engine, upgrade
 from monitor.storage.sqlite_file import SqliteFile, damage_of
@@ -483,17 +483,7 @@ class Store:
                     update(ArticleRow).where(ArticleRow.id == inserted).values(story_id=inserted)
                 )
             if inserted and matched:
-                rows = [
-                    {
-                        "article_id": article_id,
-                        "topic_id": match.topic_id,
-                        "score": round(match.score, 4),
-                        "terms": list(match.terms),
-                        "matched_at": now,
-                    }
-                    for match in matched
-                ]
-                connection.execute(self._new_match, rows)
+                connection.execute(self._new_match, match_rows(article_id, matched, now))
             self._insert_entry(connection, feed_id, entry_key, article.url, article_id)
             return int(article_id)
 
@@ -738,6 +728,22 @@ class ArticleWriteLock:
         finally:
             self._held = False
             self._connection.close()
+
+
+def match_rows(
+    article_id: int, matched: Iterable[TopicMatch], now: datetime
+) -> list[dict[str, Any]]:
+    """The `MatchRow` values for an article's matched topics."""
+    return [
+        {
+            "article_id": article_id,
+            "topic_id": match.topic_id,
+            "score": round(match.score, 4),
+            "terms": list(match.terms),
+            "matched_at": now,
+        }
+        for match in matched
+    ]
 
 
 def _feed_record(row: Any) -> FeedRecord:
