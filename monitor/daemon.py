@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 from monitor.config import Config
 from monitor.errors import DatabaseFileError, DatabaseReplacedError, StorageError
@@ -24,9 +26,14 @@ from monitor.pipeline.run import Pipeline
 from monitor.pipeline.sandbox import Sandbox
 from monitor.storage.lock import StoreLock
 from monitor.storage.store import Store
+from monitor.storage.thread import close_together
+
+if TYPE_CHECKING:
+    from monitor.metrics import Liveness
 
 log = get_logger("monitor.daemon")
-DATABASE_CLOSE_SECONDS = 5.0  # after the grace: the calls still queued may finish
+DATABASE_CLOSE_SECONDS = 5.0  # at exit: the calls still queued may finish
+MIN_CLOSE_SECONDS = 1.0
 STORE_RETRY_MAX_SECONDS = 60.0
 
 
@@ -56,11 +63,12 @@ async def open_pipeline(
                 yield pipeline
             finally:
                 # A mail the server has whole is waited for, up to the SMTP timeout.
-                pipeline.mail.close(max(DATABASE_CLOSE_SECONDS, config.settings.smtp.timeout))
-                if not pipeline.database.close(DATABASE_CLOSE_SECONDS):
+                mail_wait = max(DATABASE_CLOSE_SECONDS, config.settings.smtp.timeout)
+                wait = _close_wait(pipeline)
+                if not close_together(pipeline.database, wait, pipeline.mail, mail_wait):
                     log.warning(
                         "daemon.database_busy",
-                        seconds=DATABASE_CLOSE_SECONDS,
+                        seconds=round(wait, 1),
                         advice="a database call is still waiting on the server; it is "
                         "abandoned (the server rolls back what it had not committed)",
                     )
@@ -69,6 +77,16 @@ async def open_pipeline(
         store.close()
     if watch.error is not None:
         raise watch.error
+
+
+def _close_wait(pipeline: Pipeline) -> float:
+    """What the database thread is given at exit: `DATABASE_CLOSE_SECONDS`, or, when the
+    daemon is stopping, what is left of its grace (at least `MIN_CLOSE_SECONDS`, for
+    the cleanup calls of cancelled work)."""
+    if pipeline.stop_deadline is None:
+        return DATABASE_CLOSE_SECONDS
+    left = pipeline.stop_deadline - asyncio.get_running_loop().time()
+    return max(MIN_CLOSE_SECONDS, left)
 
 
 async def open_store(url: str, stop: asyncio.Event | None) -> Store:
@@ -98,9 +116,11 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     listen = config.settings.metrics.listen
-    beat, server = serve_metrics(config, "daemon", listen) if listen else (None, None)
+    serving = serve_metrics(config, "daemon", listen) if listen else None
     with StoreLock.for_url(config.settings.database.url):
         async with open_pipeline(config, matcher, stop=stop) as pipeline:
+            if serving is not None:
+                serving.liveness.watch("database_thread", pipeline.database.busy_seconds)
             scheduler = build_scheduler(pipeline, config)
             scheduler.start()
             log.info(
@@ -111,12 +131,15 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
             )
             await stop.wait()
             log.info("daemon.stopping")
+            grace = config.settings.polling.shutdown_grace_seconds
+            pipeline.stop_deadline = loop.time() + grace
+            # Paused, not shut down: APScheduler's shutdown cancels the jobs running
+            # now at once, and they are to have their grace.
+            scheduler.pause()
+            await _drain(pipeline, keep=None if serving is None else serving.beat)
             scheduler.shutdown(wait=False)
-            await _drain(pipeline, keep=beat)
-    if beat is not None:
-        beat.cancel()
-    if server is not None:
-        server.shutdown()
+    if serving is not None:
+        await serving.close()
     log.info("daemon.stopped")
 
 
@@ -149,10 +172,25 @@ class FileWatch:
         self.loop.call_soon_threadsafe(self.stop.set)
 
 
-def serve_metrics(
-    config: Config, role: str, listen: str
-) -> tuple[asyncio.Task[None], ThreadingHTTPServer | None]:
-    """Serve ``/metrics`` and ``/healthz`` for this process; the loop's heartbeat task.
+@dataclass
+class MetricsServing:
+    """``/metrics`` and ``/healthz`` of one process: the loop's heartbeat task, what
+    ``/healthz`` reports (`Liveness`), and the HTTP server (None if the port was busy)."""
+
+    beat: asyncio.Task[None]
+    liveness: Liveness
+    server: ThreadingHTTPServer | None
+
+    async def close(self) -> None:
+        self.beat.cancel()
+        with suppress(asyncio.CancelledError):
+            await self.beat
+        if self.server is not None:
+            self.server.shutdown()
+
+
+def serve_metrics(config: Config, role: str, listen: str) -> MetricsServing:
+    """Serve ``/metrics`` and ``/healthz`` for this process.
 
     A port that cannot be bound is logged, not fatal: the process's real work matters
     more than its dashboard."""
@@ -166,7 +204,7 @@ def serve_metrics(
         store = Store.open(config.settings.database.url, migrate=False)
     except StorageError as exc:
         log.error("metrics.no_database", error=str(exc))
-        return beat, None
+        return MetricsServing(beat, liveness, None)
 
     def state() -> dict[str, dict[tuple[str, ...], float]]:
         due: dict[tuple[str, ...], float] = {("feeds_due", "todo"): feeds_due(store, utcnow())}
@@ -183,8 +221,8 @@ def serve_metrics(
             error=str(exc),
             advice="set metrics.listen to a free host:port, or leave it empty",
         )
-        return beat, None
-    return beat, server
+        return MetricsServing(beat, liveness, None)
+    return MetricsServing(beat, liveness, server)
 
 
 async def _drain(pipeline: Pipeline, keep: asyncio.Task[None] | None = None) -> None:
@@ -198,8 +236,9 @@ async def _drain(pipeline: Pipeline, keep: asyncio.Task[None] | None = None) -> 
     pending = [task for task in asyncio.all_tasks() if task not in (current, keep)]
     if not pending:
         return
-    grace = pipeline.config.settings.polling.shutdown_grace_seconds
-    _, still_running = await asyncio.wait(pending, timeout=grace)
+    assert pipeline.stop_deadline is not None
+    grace_left = max(0.0, pipeline.stop_deadline - asyncio.get_running_loop().time())
+    _, still_running = await asyncio.wait(pending, timeout=grace_left)
     for task in still_running:
         task.cancel()
     if still_running:

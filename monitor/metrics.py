@@ -47,6 +47,10 @@ STAGE_SECONDS = Histogram(
 
 HEALTHY_WITHIN_SECONDS = 30.0
 PING_WAIT_SECONDS = 3.0
+# libpq gives up a call on a network that drops packets after about 30 s
+# (`PG_NETWORK_LIMITS`); a call waiting twice as long is on a server, or a middlebox, that
+# takes the packets and never answers, and everything queued behind it waits too.
+STUCK_CALL_SECONDS = 60.0
 
 
 @contextmanager
@@ -110,6 +114,13 @@ class Liveness:
         self.check_database: Callable[[], None] | None = None
         self._ping: _Ping | None = None
         self._ping_lock = threading.Lock()
+        self._workers: dict[str, Callable[[], float]] = {}
+
+    def watch(self, name: str, busy_seconds: Callable[[], float]) -> None:
+        """Report the process unhealthy while ``name``'s current call has run longer than
+        `STUCK_CALL_SECONDS` (the database thread: the separate ping may answer while the
+        pipeline's own connection still waits on a call that will never return)."""
+        self._workers[name] = busy_seconds
 
     async def beat(self, every: float = 1.0) -> None:
         while True:
@@ -124,6 +135,11 @@ class Liveness:
             problem = self._database_problem()
             body["database"] = problem or "ok"
             healthy = healthy and problem is None
+        for name, busy_seconds in self._workers.items():
+            busy = busy_seconds()
+            stuck = busy > STUCK_CALL_SECONDS
+            body[name] = f"one call waiting for {busy:.0f} s" if stuck else "ok"
+            healthy = healthy and not stuck
         body["status"] = "ok" if healthy else "unhealthy"
         return healthy, body
 

@@ -217,3 +217,45 @@ def _has_table(config_dir: Path) -> bool:
             return bool(connection.execute("SELECT count(*) FROM alembic_version").fetchone())
     except sqlite3.OperationalError:
         return False
+
+
+def test_sigterm_lets_the_poll_in_flight_finish_within_the_grace(
+    config_dir: Path, web: LocalWeb, database_url: str
+) -> None:
+    """SIGTERM while a feed's pages are still coming: the poll is given its grace and
+    ends with every page's text stored, instead of being cancelled at once (APScheduler's
+    shutdown cancels the jobs it runs; the daemon pauses it and drains them first)."""
+    items = []
+    for index in range(3):
+        path = f"/grace/{index}.html"
+        body = f"<html><body><article><h1>Story {index}</h1>" + "<p>Text.</p>" * 40
+        web.fault(path, "slow", body=body + "</article></body></html>", delay=3, rate=1e9)
+        items.append(f"<item><title>Story {index}</title><link>{web.url(path)}</link></item>")
+    web.route(
+        "/grace/feed.xml",
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>Grace</title>{''.join(items)}"
+        "</channel></rss>",
+        content_type="application/rss+xml",
+    )
+    write_feeds(config_dir, [web.url("/grace/feed.xml")])
+    env = _env() | {"MONITOR_POLLING__JITTER_SECONDS": "0"}
+    daemon = subprocess.Popen(
+        [MONITOR, "--config", str(config_dir / "monitor.yaml"), "--log-format", "json", "run"],
+        cwd=config_dir.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while web.count("/grace/0.html") == 0 and time.monotonic() < deadline:
+            assert daemon.poll() is None
+            time.sleep(0.05)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=120)
+    assert daemon.returncode == 0, stderr[-2000:]
+    assert "job.cancelled" not in stderr and "abandoned_work" not in stderr, stderr[-2000:]
+    rows = query(database_url, "SELECT count(*), count(extract_error) FROM articles")
+    assert rows == [(3, 0)], stderr[-2000:]

@@ -20,7 +20,7 @@ from typing import Any
 from procrastinate import App
 
 from monitor.config import Config
-from monitor.daemon import open_pipeline, open_store, serve_metrics
+from monitor.daemon import MetricsServing, open_pipeline, open_store, serve_metrics
 from monitor.distributed import engine
 from monitor.distributed.tasks import Runtime, build_task_app
 from monitor.log import get_logger
@@ -30,6 +30,7 @@ log = get_logger("monitor.worker")
 
 RESTART_FIRST_DELAY = 1.0
 RESTART_MAX_DELAY = 60.0
+STOP_WAIT_SECONDS = 5.0  # for a store call stuck on a silent database, at exit
 
 
 async def run_worker(
@@ -37,9 +38,11 @@ async def run_worker(
 ) -> None:
     """Run poll, page and mail tasks until stopped."""
     app = build_task_app(config, scheduler=False, pool_size=concurrency + 2)
-    async with app.open_async(), _serving(config, "worker", metrics_listen):
+    async with app.open_async(), _serving(config, "worker", metrics_listen) as serving:
         await engine.ensure_schema(app)
         async with open_pipeline(config, matcher) as pipeline:
+            if serving is not None:
+                serving.liveness.watch("database_thread", pipeline.database.busy_seconds)
             runtime = Runtime(config, pipeline.store, app, pipeline)
             pipeline.entry_queue = runtime.queue_entries
             log.info("worker.started", concurrency=concurrency, queues=engine.WORKER_QUEUES)
@@ -58,22 +61,27 @@ async def run_worker(
 async def run_scheduler(config: Config, *, metrics_listen: str | None) -> None:
     """Decide what is due and queue it, until stopped. Any number may run at once."""
     app = build_task_app(config, scheduler=True, pool_size=4)
-    async with app.open_async(), _serving(config, "scheduler", metrics_listen):
+    async with app.open_async(), _serving(config, "scheduler", metrics_listen) as serving:
         await engine.ensure_schema(app)
         store = await open_store(config.settings.database.url, None)
         try:
             store.sync_feeds(config.feeds)
             runtime = Runtime(config, store, app)
+            if serving is not None:
+                serving.liveness.watch("database_thread", runtime.database.busy_seconds)
             log.info("scheduler.started", feeds=len(config.feeds))
-            await _run_until_stopped(
-                app,
-                "scheduler",
-                queues=list(engine.SCHEDULER_QUEUES),
-                concurrency=1,
-                name=_name("scheduler"),
-                additional_context={"runtime": runtime},
-                **engine.worker_options(config.settings.workers),
-            )
+            try:
+                await _run_until_stopped(
+                    app,
+                    "scheduler",
+                    queues=list(engine.SCHEDULER_QUEUES),
+                    concurrency=1,
+                    name=_name("scheduler"),
+                    additional_context={"runtime": runtime},
+                    **engine.worker_options(config.settings.workers),
+                )
+            finally:
+                runtime.close(STOP_WAIT_SECONDS)
         finally:
             store.close()
     log.info("scheduler.stopped")
@@ -132,20 +140,18 @@ async def _run_once(app: App, stop: asyncio.Event, **options: Any) -> str | None
 
 
 @asynccontextmanager
-async def _serving(config: Config, role: str, listen: str | None) -> AsyncIterator[None]:
+async def _serving(
+    config: Config, role: str, listen: str | None
+) -> AsyncIterator[MetricsServing | None]:
     listen = listen or config.settings.metrics.listen
     if listen is None:
-        yield
+        yield None
         return
-    beat, server = serve_metrics(config, role, listen)
+    serving = serve_metrics(config, role, listen)
     try:
-        yield
+        yield serving
     finally:
-        beat.cancel()
-        with suppress(asyncio.CancelledError):
-            await beat
-        if server is not None:
-            server.shutdown()
+        await serving.close()
 
 
 def _name(role: str) -> str:

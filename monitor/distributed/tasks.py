@@ -32,6 +32,7 @@ from monitor.pipeline.retry import check_every_seconds
 from monitor.pipeline.run import Pipeline
 from monitor.storage import schedule
 from monitor.storage.store import FeedRecord, Store, utcnow
+from monitor.storage.thread import DatabaseThread
 
 log = get_logger("monitor.tasks")
 ENTRIES_PER_TASK = 10
@@ -41,23 +42,36 @@ CLAIMS_KEPT = timedelta(days=30)
 
 @dataclass
 class Runtime:
-    """What tasks in one process share; handed to each task in its job context."""
+    """What tasks in one process share; handed to each task in its job context.
+
+    Tasks make their store calls in ``database``, and workers compose and send mail in
+    the pipeline's ``mail`` thread, never on the loop, which also runs procrastinate's
+    heartbeats and the signals. A worker's ``database`` is its pipeline's, so tasks and
+    the pipeline's work keep one order of database calls."""
 
     config: Config
     store: Store
     app: procrastinate.App
     pipeline: Pipeline | None = None  # workers only
     digests: Digests = field(init=False)
+    database: DatabaseThread = field(init=False)
     _feeds: dict[int, FeedRecord] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.digests = Digests(self.store, self.config)
+        self.database = self.pipeline.database if self.pipeline else DatabaseThread()
+
+    def close(self, wait_seconds: float) -> None:
+        """End the database thread if this runtime started it (a worker's is its
+        pipeline's, ended with it)."""
+        if self.pipeline is None and not self.database.close(wait_seconds):
+            log.warning("scheduler.database_busy", seconds=wait_seconds)
 
     async def feed(self, feed_id: int) -> FeedRecord | None:
         """A feed's identity for ingesting its entries (its poll state is not needed,
         so a copy read once serves every entry of the feed)."""
         if feed_id not in self._feeds:
-            record = await self.need_pipeline().database.run(self.store.feed_by_id, feed_id)
+            record = await self.database.run(self.store.feed_by_id, feed_id)
             if record is None:
                 return None
             self._feeds[feed_id] = record
@@ -134,15 +148,18 @@ async def retry_pages(context: procrastinate.JobContext, timestamp: int) -> None
 async def send_digest(context: procrastinate.JobContext, subscriber: str, slot: str) -> None:
     """One subscriber's digest for the slot ``slot`` — once, however often it is run."""
     runtime = runtime_of(context)
-    if not schedule.claim_once(runtime.store, f"digest:{subscriber}:{slot}", utcnow()):
+    key = f"digest:{subscriber}:{slot}"
+    if not await runtime.database.run(schedule.claim_once, runtime.store, key, utcnow()):
         log.info("digest.slot_taken", subscriber=subscriber, slot=slot)
         return
-    report = await runtime.digests.run(subscriber, scheduled=True)
+    mail = runtime.need_pipeline().mail
+    report = await mail.run(lambda: runtime.digests.run(subscriber, scheduled=True))
     log.info("digest.job", subscriber=subscriber, slot=slot, sent=report.sent)
 
 
 async def deliver_outbox(context: procrastinate.JobContext, timestamp: int) -> None:
-    await runtime_of(context).digests.deliver()
+    runtime = runtime_of(context)
+    await runtime.need_pipeline().mail.run(runtime.digests.deliver)
 
 
 # --- scheduler tasks ----------------------------------------------------------
@@ -154,7 +171,9 @@ async def schedule_feeds(context: procrastinate.JobContext, timestamp: int) -> N
     settings = runtime.config.settings.workers
     urls = {spec.url for spec in runtime.config.feeds}
     lease = timedelta(minutes=settings.poll_lease_minutes)
-    claimed = schedule.claim_due_feeds(runtime.store, urls, utcnow(), lease)
+    claimed = await runtime.database.run(
+        schedule.claim_due_feeds, runtime.store, urls, utcnow(), lease
+    )
     for feed_id in claimed:
         task = runtime.app.configure_task(
             "poll_feed", lock=f"feed:{feed_id}", queueing_lock=f"poll:{feed_id}"
@@ -205,8 +224,9 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> No
 
 async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
     runtime = runtime_of(context)
-    pruned = runtime.store.prune(runtime.config.settings.storage.retention_days)
-    schedule.forget_claims(runtime.store, utcnow() - CLAIMS_KEPT)
+    retention = runtime.config.settings.storage.retention_days
+    pruned = await runtime.database.run(runtime.store.prune, retention)
+    await runtime.database.run(schedule.forget_claims, runtime.store, utcnow() - CLAIMS_KEPT)
     log.info("store.pruned", articles=len(pruned))
 
 

@@ -123,6 +123,7 @@ class Pipeline:
         self.entry_queue = entry_queue
         self.database = DatabaseThread()  # every store call made from the loop runs there
         self.mail = LoopThread("mail")  # digests and alerts: the store, then SMTP
+        self.stop_deadline: float | None = None  # loop time; set when the daemon stops
         # On PostgreSQL other processes may store articles too.
         self.dedup = Deduplicator(
             store,

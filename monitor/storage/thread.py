@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -38,8 +39,14 @@ class DatabaseThread:
 
     def __init__(self, name: str = "database") -> None:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._call_started: float | None = None  # monotonic, while a call runs
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
+
+    def busy_seconds(self) -> float:
+        """How long the call running now has run; 0 when the thread is idle."""
+        started = self._call_started
+        return 0.0 if started is None else time.monotonic() - started
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``function(*args, **kwargs)`` in the database thread.
@@ -54,20 +61,30 @@ class DatabaseThread:
     def close(self, wait_seconds: float = 0.0) -> bool:
         """Let the thread end after the calls already queued, waiting up to
         ``wait_seconds`` for it; False if it is still busy (a call stuck on the network)."""
+        self.stop()
+        return self.join(wait_seconds)
+
+    def stop(self) -> None:
+        """Let the thread end after the calls already queued, without waiting."""
         self._calls.put(None)
-        self._thread.join(wait_seconds)
+
+    def join(self, seconds: float) -> bool:
+        self._thread.join(seconds)
         return not self._thread.is_alive()
 
     def _serve(self) -> None:
         # A call whose coroutine was cancelled still runs: it may be the release of a
         # lock or the end of a transaction that the coroutine's cleanup asked for.
         while (call := self._calls.get()) is not None:
+            self._call_started = time.monotonic()
             try:
                 result = call.function()
             except BaseException as exc:  # handed to the awaiting coroutine, raised there
                 _settle(call, None, exc)
             else:
                 _settle(call, result, None)
+            finally:
+                self._call_started = None
 
 
 def _settle(call: _Call, result: object, error: BaseException | None) -> None:
@@ -92,6 +109,8 @@ class LoopThread:
 
     def __init__(self, name: str) -> None:
         self._loop = asyncio.new_event_loop()
+        self._stopping = False
+        self._settling = threading.Event()  # the loop has begun to stop: it is not stuck
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -109,8 +128,18 @@ class LoopThread:
     def close(self, wait_seconds: float = 0.0) -> bool:
         """Stop the loop once the work in it has had ``wait_seconds`` to finish its
         cancellation; False if the thread is still busy."""
+        self.stop(wait_seconds)
+        return self.join(wait_seconds + 1)
+
+    def stop(self, wait_seconds: float) -> None:
+        """Stop the loop once the work in it has had ``wait_seconds`` to finish, without
+        waiting here. Stopping twice is stopping once."""
+        if self._stopping:
+            return
+        self._stopping = True
 
         async def settle() -> None:
+            self._settling.set()
             current = asyncio.current_task()
             pending = [task for task in asyncio.all_tasks() if task is not current]
             if pending:
@@ -118,5 +147,32 @@ class LoopThread:
             self._loop.stop()
 
         asyncio.run_coroutine_threadsafe(settle(), self._loop)
-        self._thread.join(wait_seconds + 1)
+
+    def join(self, seconds: float) -> bool:
+        self._thread.join(seconds)
         return not self._thread.is_alive()
+
+    def responsive(self, seconds: float) -> bool:
+        """Whether the loop took the stop within ``seconds``. If not, its thread is held
+        by a synchronous call (a store call on a silent database), and waiting for its
+        work to finish is waiting for that call."""
+        return self._settling.wait(seconds)
+
+
+def close_together(
+    database: DatabaseThread, database_wait: float, mail: LoopThread, mail_wait: float
+) -> bool:
+    """End both threads, the waits running at once: a stop after the database went
+    silent, when both are stuck on it, costs ``database_wait``, not the sum. The mail
+    thread gets its longer ``mail_wait`` (an SMTP answer) only if its loop still turns.
+    False if the database thread is still busy (its call is abandoned)."""
+    started = time.monotonic()
+    mail.stop(mail_wait)
+    database.stop()
+
+    def left(wait: float) -> float:
+        return max(0.0, started + wait - time.monotonic())
+
+    if mail.responsive(left(database_wait)):
+        mail.join(left(mail_wait + 1))
+    return database.join(left(database_wait))
