@@ -3,7 +3,9 @@
 `cut` resets every open connection and refuses new ones (closes them at once) until
 `restore`: what a client sees while a database fails over or a load balancer restarts.
 `blackhole` is the nastier outage: connections are accepted and kept, and nothing is
-answered, as when a firewall or a dead route drops packets.
+answered, as when a firewall or a dead route drops packets. The bytes sent meanwhile are
+held, not lost, and delivered on `restore`, as TCP's retransmission would deliver them
+once the route is back: a connection that lived through the silence works on after it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 
 
@@ -83,9 +86,12 @@ class TcpProxy:
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            while data := source.recv(65536):
-                if not self._silent:
-                    sink.sendall(data)
+            while True:
+                self._hold()
+                if not (data := source.recv(65536)):
+                    break
+                self._hold()
+                sink.sendall(data)
         except OSError:
             pass
         finally:
@@ -94,6 +100,13 @@ class TcpProxy:
                     if sock in self._open:
                         self._open.discard(sock)
                         _reset(sock)
+
+
+    def _hold(self) -> None:
+        """Wait while the proxy is silent (`cut` or `close` end the wait: the sockets
+        are reset, and the next call on them fails)."""
+        while self._silent and not self._down and not self._closed:
+            time.sleep(0.02)
 
 
 def _reset(sock: socket.socket) -> None:
