@@ -7,7 +7,13 @@ the daemon and all its children (extraction workers) is sampled from /proc. At t
 end the daemon is stopped with SIGTERM and its JSON log is counted: warnings and
 errors by event. Writes bench/results/soak.md.
 
+With ``--no-new-articles`` the feeds change (their build date and their items'
+summaries) but never get a new item: every poll downloads and parses a changed feed
+and finds only known entries, so nothing is stored and the indexes cannot grow, and
+memory that grows all the same is a leak. Writes bench/results/soak-unchanged.md.
+
     .venv/bin/python bench/soak.py [--minutes 30] [--feeds 300] [--change-seconds 5]
+    .venv/bin/python bench/soak.py --no-new-articles
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class Feeds:
     prose: Prose = field(default_factory=lambda: Prose(11))
     items: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     published: int = 0
+    changes: int = 0
 
     def url(self, index: int) -> str:
         return self.web.url(f"/soak/feed-{index}.xml")
@@ -65,15 +72,25 @@ class Feeds:
         )
         items = [(title, self.web.url(path)), *self.items.get(index, [])][:ITEMS_PER_FEED]
         self.items[index] = items
+        self._render(index)
+
+    def touch(self, index: int) -> None:
+        """Change the feed's text, not its items."""
+        self.changes += 1
+        self._render(index)
+
+    def _render(self, index: int) -> None:
+        change = f"Revision {self.changes}."
         rendered = "".join(
             f"<item><title>{escape(t)}</title><link>{escape(u)}</link><guid>{escape(u)}</guid>"
-            "</item>"
-            for t, u in items
+            f"<description>{change}</description></item>"
+            for t, u in self.items[index]
         )
         self.web.route(
             f"/soak/feed-{index}.xml",
             f"<?xml version='1.0'?><rss version='2.0'><channel><title>Soak {index}</title>"
-            f"<link>{self.web.base_url}/</link>{rendered}</channel></rss>",
+            f"<link>{self.web.base_url}/</link><description>{change}</description>"
+            f"{rendered}</channel></rss>",
             content_type="application/rss+xml; charset=utf-8",
         )
 
@@ -102,6 +119,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=300)
     parser.add_argument("--change-seconds", type=float, default=5)
     parser.add_argument("--changes-per-tick", type=int, default=5)
+    parser.add_argument("--no-new-articles", action="store_true")
     args = parser.parse_args()
 
     with LocalWeb() as web, tempfile.TemporaryDirectory() as tmp:
@@ -119,9 +137,10 @@ def main() -> None:
         published = feeds.published
         with sqlite3.connect(Path(tmp) / "monitor.db") as connection:
             (stored,) = connection.execute("SELECT count(*) FROM articles").fetchone()
-    report = _report(args, samples, events, returncode, published, stored)
+    report = _report(args, samples, events, returncode, published, stored, feeds.changes)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "soak.md").write_text(report, encoding="utf-8")
+    name = "soak-unchanged.md" if args.no_new_articles else "soak.md"
+    (RESULTS / name).write_text(report, encoding="utf-8")
     print(report)
 
 
@@ -129,7 +148,11 @@ def _keep_changing(feeds: Feeds, args: argparse.Namespace, stop: threading.Event
     tick = 0
     while not stop.wait(args.change_seconds):
         for offset in range(args.changes_per_tick):
-            feeds.publish((tick * args.changes_per_tick + offset) % feeds.count)
+            index = (tick * args.changes_per_tick + offset) % feeds.count
+            if args.no_new_articles:
+                feeds.touch(index)
+            else:
+                feeds.publish(index)
         tick += 1
 
 
@@ -191,6 +214,17 @@ def _at(samples: list[tuple[float, float]], seconds: float) -> str:
     return f"{after[0]:.0f} MB" if after else "-"
 
 
+def _slope(samples: list[tuple[float, float]], after: float) -> float:
+    """Least-squares slope of memory over time after ``after`` seconds, in MB per hour."""
+    points = [(t, mb) for t, mb in samples if t >= after]
+    if len(points) < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_mb = sum(mb for _, mb in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (mb - mean_mb) for t, mb in points) / spread * 3600
+
+
 def _report(
     args: argparse.Namespace,
     samples: list[tuple[float, float]],
@@ -198,17 +232,30 @@ def _report(
     returncode: int,
     published: int,
     stored: int,
+    changes: int,
 ) -> str:
     warm = min(120.0, args.minutes * 60 / 3)
     peak = max((mb for _, mb in samples), default=0.0)
     polled = events.get("info", Counter())["feed.polled"] + events["warning"]["feed.polled"]
+    if args.no_new_articles:
+        what = (
+            f"{args.changes_per_tick} feeds change every {args.change_seconds:g} s without a "
+            f"new item ({changes} changes in all; {published} articles, published once at the "
+            "start)"
+        )
+        flag = " --no-new-articles"
+    else:
+        what = (
+            f"{args.changes_per_tick} feeds get a new article every {args.change_seconds:g} s "
+            f"({published} articles published in all)"
+        )
+        flag = ""
     lines = [
         "# Soak: `monitor run` against changing local feeds",
         "",
         f"`.venv/bin/python bench/soak.py --minutes {args.minutes:g} --feeds {args.feeds} "
-        f"--change-seconds {args.change_seconds:g}` — 2-core machine, Python 3.11; "
-        f"interval 1 min, jitter 5 s; {args.changes_per_tick} feeds get a new article every "
-        f"{args.change_seconds:g} s ({published} articles published in all).",
+        f"--change-seconds {args.change_seconds:g}{flag}` — 2-core machine, Python 3.11; "
+        f"interval 1 min, jitter 5 s; {what}.",
         "",
         "RSS of the daemon plus its extraction workers:",
         "",
@@ -218,6 +265,7 @@ def _report(
         f"| after warm-up ({warm:.0f} s) | {_at(samples, warm)} |",
         f"| end ({samples[-1][0]:.0f} s) | {samples[-1][1]:.0f} MB |" if samples else "| end | - |",
         f"| peak | {peak:.0f} MB |",
+        f"| trend after warm-up (least squares) | {_slope(samples, warm):+.1f} MB per hour |",
         "",
         f"Feed polls logged: {polled}; articles stored: {stored} of {published} published "
         "(the last minute's are not due yet). "
