@@ -101,7 +101,6 @@ class TcpProxy:
                         self._open.discard(sock)
                         _reset(sock)
 
-
     def _hold(self) -> None:
         """Wait while the proxy is silent (`cut` or `close` end the wait: the sockets
         are reset, and the next call on them fails)."""
