@@ -39,6 +39,8 @@ from monitor.storage.thread import DatabaseThread
 
 log = get_logger("monitor.dedup")
 LOCK_RETRY_SECONDS = 0.002
+PRUNES_CHECK_SECONDS = 60.0
+PRUNE_CLOCK_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class Deduplicator:
         started = time.monotonic()
         # Read before loading: rows stored meanwhile are caught up (and skipped if seen).
         self._seen_up_to = store.last_article_id()
+        self._prunes_read_at = utcnow()  # prunes before this are not in what is loaded
+        self._prunes_checked = time.monotonic()
         self.near = NearDuplicateIndex.from_rows(
             store.signatures(), bands=settings.lsh_bands, rows_per_band=settings.lsh_rows
         )
@@ -143,7 +147,10 @@ class Deduplicator:
                 await self._database.run(lock.release)
 
     def _catch_up(self) -> None:
-        """Index the originals other processes stored since this one last looked."""
+        """Index the originals other processes stored since this one last looked, and
+        forget what another process pruned (at most once every `PRUNES_CHECK_SECONDS`)."""
+        if time.monotonic() - self._prunes_checked >= PRUNES_CHECK_SECONDS:
+            self._forget_others_prunes()
         after, last = self._seen_up_to, self.store.last_article_id()
         if last == after:
             return
@@ -240,6 +247,15 @@ class Deduplicator:
             article_id, features, title=article.title, outlet=article.outlet, story_id=joined
         )
         return stored, joined
+
+    def _forget_others_prunes(self) -> None:
+        """The prune task runs in one process of a cluster; the others learn of it here.
+        Prunes are read back with a margin for the clocks of other machines (forgetting
+        twice is harmless)."""
+        read_at = utcnow()
+        self.forget(self.store.pruned_since(self._prunes_read_at - PRUNE_CLOCK_MARGIN))
+        self._prunes_read_at = read_at
+        self._prunes_checked = time.monotonic()
 
     def forget(self, pruned_ids: list[int], now: datetime | None = None) -> None:
         """Drop what the store pruned, and story members older than the window."""

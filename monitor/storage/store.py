@@ -523,6 +523,12 @@ class Store:
             )
             return [int(article_id) for article_id in result.scalars()]
 
+    def pruned_since(self, since: datetime) -> list[int]:
+        """The articles whose text a prune dropped at or after ``since``, in any process."""
+        with self.reading() as session:
+            query = select(ArticleRow.id).where(ArticleRow.pruned_at >= since)
+            return [int(article_id) for article_id in session.scalars(query)]
+
     def texts(self, article_ids: Sequence[int]) -> dict[int, str]:
         """The stored text of each article that still has one."""
         found: dict[int, str] = {}

@@ -93,6 +93,7 @@ class ArticleRow(Base):
     __table_args__ = (
         Index("ix_articles_fetched_at_matched", "fetched_at", "matched"),
         Index("ix_articles_retry_at", "retry_at"),
+        Index("ix_articles_pruned_at", "pruned_at"),  # `Store.pruned_since`
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
