@@ -22,7 +22,7 @@ from monitor.errors import DatabaseFileError, DatabaseReplacedError, StorageErro
 from monitor.log import get_logger
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.match import Matcher
-from monitor.pipeline.run import Pipeline
+from monitor.pipeline.run import EntryQueue, Pipeline
 from monitor.pipeline.sandbox import Sandbox
 from monitor.storage.lock import StoreLock
 from monitor.storage.store import Store
@@ -39,12 +39,18 @@ STORE_RETRY_MAX_SECONDS = 60.0
 
 @asynccontextmanager
 async def open_pipeline(
-    config: Config, matcher: Matcher, *, stop: asyncio.Event | None = None
+    config: Config,
+    matcher: Matcher,
+    *,
+    stop: asyncio.Event | None = None,
+    entry_queue: EntryQueue | None = None,
 ) -> AsyncIterator[Pipeline]:
     """The pipeline with its resources, released in reverse order on exit.
 
     With ``stop`` (the daemon), an unreachable or locked database is waited for, with
     backoff, until it answers or ``stop`` is set; without it, the error is raised.
+    With ``entry_queue`` (workers), a feed's new entries are handed to it instead of
+    being ingested in this process.
 
     A damaged SQLite file is raised before any work: waiting does not mend it. One found
     damaged, deleted or replaced later sets ``stop`` (see `FileWatch`) and is raised once
@@ -58,7 +64,7 @@ async def open_pipeline(
     try:
         store.check_integrity()
         async with Fetcher(config.settings.http) as fetcher:
-            pipeline = Pipeline(config, store, fetcher, sandbox, matcher)
+            pipeline = Pipeline(config, store, fetcher, sandbox, matcher, entry_queue=entry_queue)
             try:
                 yield pipeline
             finally:
@@ -109,6 +115,7 @@ async def open_store(url: str, stop: asyncio.Event | None) -> Store:
 async def run_daemon(config: Config, matcher: Matcher) -> None:
     """Poll on schedule until SIGTERM or SIGINT, or until the database file is unusable
     (`open_pipeline` raises that once the daemon has stopped)."""
+    from monitor import jobs
     from monitor.scheduler import build_scheduler
 
     stop = asyncio.Event()
@@ -121,7 +128,7 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
         async with open_pipeline(config, matcher, stop=stop) as pipeline:
             if serving is not None:
                 serving.liveness.watch("database_thread", pipeline.database.busy_seconds)
-            scheduler = build_scheduler(pipeline, config)
+            scheduler = build_scheduler(jobs.Work.of(pipeline), config)
             scheduler.start()
             log.info(
                 "daemon.started",

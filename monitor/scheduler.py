@@ -1,4 +1,4 @@
-"""APScheduler wiring only: which job runs when. The work itself is the pipeline's.
+"""APScheduler wiring only: which job runs when. The work itself is in `monitor.jobs`.
 
 Each feed is its own interval job with jitter, coalescing and one run at a time.
 A job asks the store whether its feed is due (backoff after failures and the
@@ -8,37 +8,34 @@ hands the feed to the pipeline.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import jobs
 from monitor.config import Config
-from monitor.digest.jobs import add_digest_jobs
-from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.pipeline.feeds import is_due
-from monitor.pipeline.retry import check_every_seconds
-from monitor.pipeline.run import Pipeline
 from monitor.storage.store import utcnow
 
 log = get_logger("monitor.scheduler")
-PRUNE_EVERY = timedelta(hours=6)
 
 
-def build_scheduler(pipeline: Pipeline, config: Config) -> AsyncIOScheduler:
+def build_scheduler(work: jobs.Work, config: Config) -> AsyncIOScheduler:
+    """One interval job per feed, one cron job per subscriber's digest, and the periodic
+    work of `jobs.periodic` with its periods."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     polling = config.settings.polling
-    pipeline.store.sync_feeds(config.feeds)
+    work.pipeline.store.sync_feeds(config.feeds)
     now = datetime.now(UTC)
     for spec in config.feeds:
         interval = spec.interval_seconds or round(polling.interval_minutes * 60)
         scheduler.add_job(
             poll_feed_job,
             IntervalTrigger(seconds=interval, jitter=polling.jitter_seconds, timezone=UTC),
-            args=(pipeline, spec.url),
+            args=(work, spec.url),
             id=f"poll:{spec.url}",
             name=f"poll {spec.name or spec.url}",
             coalesce=True,
@@ -47,59 +44,43 @@ def build_scheduler(pipeline: Pipeline, config: Config) -> AsyncIOScheduler:
             # spread the first polls over the jitter window instead of all at start-up
             next_run_time=now + timedelta(seconds=random.uniform(0, polling.jitter_seconds or 1)),
         )
-    scheduler.add_job(
-        prune_job,
-        IntervalTrigger(seconds=PRUNE_EVERY.total_seconds(), timezone=UTC),
-        args=(pipeline,),
-        id="prune",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=now + timedelta(minutes=5),
-    )
-    scheduler.add_job(
-        retry_pages_job,
-        IntervalTrigger(seconds=check_every_seconds(polling), timezone=UTC),
-        args=(pipeline,),
-        id="retry-pages",
-        coalesce=True,
-        max_instances=1,
-    )
-    add_digest_jobs(scheduler, pipeline, config, mail=pipeline.mail)
+    for subscriber in config.settings.subscribers:
+        scheduler.add_job(
+            digest_job,
+            jobs.subscriber_trigger(subscriber),
+            args=(work, subscriber.name),
+            id=f"digest:{subscriber.name}",
+            name=f"digest for {subscriber.name}",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+    for job in jobs.periodic(config):
+        scheduler.add_job(
+            periodic_job,
+            IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC),
+            args=(work, job),
+            id=job.name,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=now + job.first_after,
+        )
     return scheduler
 
 
-async def poll_feed_job(pipeline: Pipeline, url: str) -> None:
-    try:
+async def poll_feed_job(work: jobs.Work, url: str) -> None:
+    async def poll() -> None:
+        pipeline = work.pipeline
         record = await pipeline.database.run(pipeline.store.feed, url)
-        if record is None or not is_due(record.state, utcnow()):
-            return
-        await pipeline.poll_feed(record)
-    except asyncio.CancelledError:
-        # Only the daemon's shutdown cancels a poll, once its grace is over. The job's own
-        # task ends here: re-raised, APScheduler would log it as a crash with a traceback.
-        log.warning("job.cancelled", feed=url, reason="the daemon stopped during this poll")
-    except StorageError as exc:
-        log.error("job.storage_error", feed=url, error=str(exc))
-    except Exception:  # a bug must be loud, but must not kill the scheduler
-        log.exception("job.crashed", feed=url)
+        if record is not None and is_due(record.state, utcnow()):
+            await jobs.poll_feed(work, record)
+
+    await jobs.guarded("poll", poll(), feed=url)
 
 
-async def retry_pages_job(pipeline: Pipeline) -> None:
-    try:
-        report = await pipeline.retry_pages()
-        if report.retried:
-            log.info("pages.retried", **report.__dict__)
-    except asyncio.CancelledError:
-        log.warning("job.cancelled", job="retry-pages", reason="the daemon stopped")
-    except StorageError as exc:
-        log.error("job.storage_error", job="retry-pages", error=str(exc))
-    except Exception:  # a bug must be loud, but must not kill the scheduler
-        log.exception("job.crashed", job="retry-pages")
+async def digest_job(work: jobs.Work, subscriber: str) -> None:
+    await jobs.guarded("digest", jobs.send_digest(work, subscriber), subscriber=subscriber)
 
 
-async def prune_job(pipeline: Pipeline) -> None:
-    try:
-        pruned = await pipeline.prune()
-        log.info("store.pruned", articles=len(pruned))
-    except StorageError as exc:
-        log.error("job.storage_error", job="prune", error=str(exc))
+async def periodic_job(work: jobs.Work, job: jobs.Periodic) -> None:
+    await jobs.guarded(job.name, job.run(work))

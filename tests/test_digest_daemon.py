@@ -11,13 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from types import SimpleNamespace
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import update
 
 from monitor.config import load_config
-from monitor.digest.jobs import add_digest_jobs, subscriber_trigger
 from monitor.digest.run import Digests
+from monitor.jobs import subscriber_trigger
+from monitor.scheduler import build_scheduler
 from monitor.storage import digests as db
 from monitor.storage.store import Store, utcnow
 from monitor.storage.tables import OutboxRow
@@ -37,17 +38,19 @@ def test_schedules_fire_at_the_subscribers_time_in_its_zone(config_dir: Path) ->
     assert fire.astimezone(UTC) == datetime(2026, 11, 27, 22, 30, tzinfo=UTC)
 
 
-def test_add_digest_jobs_adds_one_job_per_subscriber_and_the_outbox(
+def test_the_daemon_schedules_one_job_per_subscriber_and_the_outbox(
     config_dir: Path, database_url: str
 ) -> None:
     config = digest_config(config_dir, database_url, 25)
-    scheduler = AsyncIOScheduler(timezone=UTC)
     store = Store.open(database_url)
     try:
-        add_digest_jobs(scheduler, store, config)
+        work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
+        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
     finally:
         store.close()
-    assert {job.id for job in scheduler.get_jobs()} == {"digest:ana", "digest:outbox"}
+    ids = {job.id for job in scheduler.get_jobs()}
+    assert {"digest:ana", "deliver_outbox"} <= ids
+    assert not {i for i in ids if i.startswith("digest:")} - {"digest:ana"}
 
 
 def test_the_daemon_mails_the_digest_at_its_time(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -498,14 +499,9 @@ def test_scheduler_coalesces_missed_runs_after_a_clock_jump(
     config = load_config(config_dir / "monitor.yaml")
     store = Store.open(database_url)
 
-    class Stub:
-        def __init__(self) -> None:
-            self.store = store
-            self.config = config
-            self.mail = None  # digest jobs run on the scheduler's loop
-
+    work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
     try:
-        scheduler = build_scheduler(Stub(), config)  # type: ignore[arg-type]
+        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
         jobs = [job for job in scheduler.get_jobs() if job.id.startswith("poll:")]
     finally:
         store.close()
@@ -538,6 +534,7 @@ def test_a_locked_database_fails_the_poll_and_the_next_poll_recovers(
     import asyncio
 
     from monitor.daemon import open_pipeline
+    from monitor.jobs import Work
     from monitor.pipeline.match import build_matcher
     from monitor.scheduler import poll_feed_job
     from monitor.storage import engine
@@ -557,7 +554,7 @@ def test_a_locked_database_fails_the_poll_and_the_next_poll_recovers(
             blocker.execute("BEGIN EXCLUSIVE")
             try:
                 locked = await pipeline.poll_feed(record)
-                await poll_feed_job(pipeline, site.feed_urls[0])  # logs, never raises
+                await poll_feed_job(Work.of(pipeline), site.feed_urls[0])  # logs, never raises
             finally:
                 blocker.rollback()
                 blocker.close()

@@ -73,13 +73,17 @@ def test_worker_tasks_run_store_calls_and_mail_off_the_loop(
     async def go() -> Threads:
         threads = Threads()
         async with worker_runtime(config_dir) as runtime:
-            monkeypatch.setattr(tasks.schedule, "claim_once", threads.sync("claim_once", True))
-            monkeypatch.setattr(runtime.digests, "run", threads.report("digest"))
-            monkeypatch.setattr(runtime.digests, "deliver", threads.report("deliver"))
+            monkeypatch.setattr(tasks.jobs.schedule, "claim_once", threads.sync("claim_once", True))
+            digests = runtime.work().digests
+            monkeypatch.setattr(digests, "run", threads.report("digest"))
+            monkeypatch.setattr(digests, "deliver", threads.report("deliver"))
             monkeypatch.setattr(runtime.store, "feed_by_id", threads.sync("feed_by_id", None))
+            monkeypatch.setattr(runtime.store, "prune", threads.sync("prune", []))
+            monkeypatch.setattr(tasks.jobs.schedule, "forget_claims", threads.sync("forget", 0))
             context = context_of(runtime)
             await tasks.send_digest(context, "ana", "2026-12-04T08:00+00:00")
-            await tasks.deliver_outbox(context, 0)
+            await tasks.WORKER_TASKS["deliver_outbox"][0](context, 0)
+            await tasks.WORKER_TASKS["prune"][0](context, 0)
             await tasks.poll_feed(context, 1)
         return threads
 
@@ -88,6 +92,8 @@ def test_worker_tasks_run_store_calls_and_mail_off_the_loop(
         "claim_once": False,
         "digest": False,
         "deliver": False,
+        "prune": False,
+        "forget": False,
         "feed_by_id": False,
     }
 
@@ -98,20 +104,18 @@ def test_scheduler_tasks_run_store_calls_off_the_loop(
     async def go() -> Threads:
         threads = Threads()
         config = load_config(config_dir / "monitor.yaml")
-        store = cast(Any, SimpleNamespace(prune=threads.sync("prune", [])))
+        store = cast(Any, SimpleNamespace())
         app = procrastinate.App(connector=InMemoryConnector())
         runtime = tasks.Runtime(config, store, app)
         monkeypatch.setattr(tasks.schedule, "claim_due_feeds", threads.sync("claim", []))
-        monkeypatch.setattr(tasks.schedule, "forget_claims", threads.sync("forget", 0))
         try:
             await tasks.schedule_feeds(context_of(runtime), 0)
-            await tasks.prune(context_of(runtime), 0)
         finally:
             runtime.close(5)
         return threads
 
     threads = asyncio.run(go())
-    assert threads.calls == {"claim": False, "prune": False, "forget": False}
+    assert threads.calls == {"claim": False}
 
 
 def test_health_names_a_database_call_stuck_past_the_limit(

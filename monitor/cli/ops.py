@@ -47,6 +47,7 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
     ctx.setup_logging(quiet=as_json)
     import asyncio
 
+    from monitor import jobs
     from monitor.daemon import open_pipeline
     from monitor.storage.lock import StoreLock
 
@@ -57,6 +58,8 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
             retried = await pipeline.retry_pages()
             with _progress(len(config.feeds), enabled=not as_json) as advance:
                 summary = await pipeline.poll_all(on_feed_done=lambda _report: advance())
+            if retried.matched or summary.articles_matched:
+                await jobs.after_ingest(jobs.Work.of(pipeline))
         return {
             **summary.__dict__,
             "pages_retried": retried.retried,

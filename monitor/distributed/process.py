@@ -22,7 +22,7 @@ from procrastinate import App
 from monitor.config import Config
 from monitor.daemon import MetricsServing, open_pipeline, open_store, serve_metrics
 from monitor.distributed import engine
-from monitor.distributed.tasks import Runtime, build_task_app
+from monitor.distributed.tasks import Runtime, build_task_app, entry_queue
 from monitor.log import get_logger
 from monitor.pipeline.match import Matcher
 
@@ -40,11 +40,10 @@ async def run_worker(
     app = build_task_app(config, scheduler=False, pool_size=concurrency + 2)
     async with app.open_async(), _serving(config, "worker", metrics_listen) as serving:
         await engine.ensure_schema(app)
-        async with open_pipeline(config, matcher) as pipeline:
+        async with open_pipeline(config, matcher, entry_queue=entry_queue(app)) as pipeline:
             if serving is not None:
                 serving.liveness.watch("database_thread", pipeline.database.busy_seconds)
             runtime = Runtime(config, pipeline.store, app, pipeline)
-            pipeline.entry_queue = runtime.queue_entries
             log.info("worker.started", concurrency=concurrency, queues=engine.WORKER_QUEUES)
             await _run_until_stopped(
                 app,

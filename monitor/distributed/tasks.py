@@ -1,18 +1,19 @@
 """What each task does. Every task is safe to run twice: a retry after a crash, or
 the rare second run, finds the work done (idempotent writes, claims) and stops.
 
-Worker tasks: ``poll_feed`` (one feed: fetch, parse, queue its new entries),
-``ingest_entries`` (a few entries: fetch page, extract, match, dedup, store),
-``retry_pages`` (the pages due to be fetched again, periodic), ``send_digest``
-(one subscriber's digest for one scheduled slot) and ``deliver_outbox``. Scheduler
-tasks (periodic): ``schedule_feeds``, ``schedule_digests``, ``retry_stalled`` and
-``prune``.
+Worker tasks run the work of `monitor.jobs`: ``poll_feed`` (one feed: fetch, parse,
+queue its new entries), ``ingest_entries`` (a few entries: fetch page, extract, match,
+dedup, store, alerts), ``send_digest`` (one subscriber's digest for one scheduled slot)
+and one task per periodic job (`jobs.periodic`: ``retry_pages``, ``deliver_outbox``,
+``prune``, ``write_atom``). Scheduler tasks decide what is due: ``schedule_feeds``,
+``schedule_digests`` and ``retry_stalled``; schedulers also defer the periodic jobs,
+with the periods the daemon uses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,14 +22,11 @@ import procrastinate
 from apscheduler.triggers.base import BaseTrigger
 from procrastinate.exceptions import AlreadyEnqueued
 
+from monitor import jobs
 from monitor.config import Config
-from monitor.digest.alerts import check_alerts
-from monitor.digest.jobs import subscriber_trigger
-from monitor.digest.run import Digests
 from monitor.distributed import engine
 from monitor.log import get_logger
 from monitor.models import Entry
-from monitor.pipeline.retry import check_every_seconds
 from monitor.pipeline.run import Pipeline
 from monitor.storage import schedule
 from monitor.storage.store import FeedRecord, Store, utcnow
@@ -36,8 +34,6 @@ from monitor.storage.thread import DatabaseThread
 
 log = get_logger("monitor.tasks")
 ENTRIES_PER_TASK = 10
-PRUNE_CRON = "17 */6 * * *"
-CLAIMS_KEPT = timedelta(days=30)
 
 
 @dataclass
@@ -53,13 +49,14 @@ class Runtime:
     store: Store
     app: procrastinate.App
     pipeline: Pipeline | None = None  # workers only
-    digests: Digests = field(init=False)
     database: DatabaseThread = field(init=False)
+    _work: jobs.Work | None = field(default=None, init=False, repr=False)
     _feeds: dict[int, FeedRecord] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.digests = Digests(self.store, self.config)
         self.database = self.pipeline.database if self.pipeline else DatabaseThread()
+        if self.pipeline is not None:
+            self._work = jobs.Work.of(self.pipeline)
 
     def close(self, wait_seconds: float) -> None:
         """End the database thread if this runtime started it (a worker's is its
@@ -77,28 +74,34 @@ class Runtime:
             self._feeds[feed_id] = record
         return self._feeds[feed_id]
 
-    def need_pipeline(self) -> Pipeline:
-        if self.pipeline is None:
+    def work(self) -> jobs.Work:
+        if self._work is None:
             raise RuntimeError("this task runs on workers, not on the scheduler")
-        return self.pipeline
+        return self._work
 
-    async def queue_entries(self, record: FeedRecord, entries: list[Entry]) -> None:
-        """A feed's new entries become tasks of up to `ENTRIES_PER_TASK`, spread over
-        all workers (a task per entry cost more in the queue than the entry's work).
 
-        The queueing lock keeps one waiting task per batch, so a feed polled again
-        before its entries are done does not queue them twice."""
+def entry_queue(app: procrastinate.App) -> Callable[[FeedRecord, list[Entry]], Awaitable[None]]:
+    """How a worker's pipeline hands a feed's new entries on: as tasks of up to
+    `ENTRIES_PER_TASK`, spread over all workers (a task per entry cost more in the queue
+    than the entry's work).
+
+    The queueing lock keeps one waiting task per batch, so a feed polled again before
+    its entries are done does not queue them twice."""
+
+    async def queue(record: FeedRecord, entries: list[Entry]) -> None:
         for start in range(0, len(entries), ENTRIES_PER_TASK):
             batch = entries[start : start + ENTRIES_PER_TASK]
             keys = hashlib.sha256("\n".join(entry.key for entry in batch).encode())
             lock = f"entries:{record.id}:{keys.hexdigest()[:24]}"
-            task = self.app.configure_task("ingest_entries", queueing_lock=lock)
+            task = app.configure_task("ingest_entries", queueing_lock=lock)
             try:
                 await task.defer_async(
                     feed_id=record.id, entries=[entry_to_json(entry) for entry in batch]
                 )
             except AlreadyEnqueued:
                 continue
+
+    return queue
 
 
 def runtime_of(context: procrastinate.JobContext) -> Runtime:
@@ -111,11 +114,11 @@ def runtime_of(context: procrastinate.JobContext) -> Runtime:
 
 
 async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
-    pipeline = runtime_of(context).need_pipeline()
-    record = await pipeline.database.run(pipeline.store.feed_by_id, feed_id)
+    runtime = runtime_of(context)
+    record = await runtime.database.run(runtime.store.feed_by_id, feed_id)
     if record is None:  # removed since it was scheduled
         return
-    await pipeline.poll_feed(record)
+    await jobs.poll_feed(runtime.work(), record)
 
 
 async def ingest_entries(
@@ -125,41 +128,25 @@ async def ingest_entries(
     record = await runtime.feed(feed_id)
     if record is None:
         return
-    pipeline = runtime.need_pipeline()
-    outcomes = await asyncio.gather(
-        *(pipeline.ingest_entry(record, entry_from_json(entry)) for entry in entries),
-        return_exceptions=True,
-    )
-    if "matched" in outcomes:
-        await pipeline.mail.run(lambda: check_alerts(runtime.store, runtime.config))
-    failures = [o for o in outcomes if isinstance(o, BaseException)]
-    if failures:  # the task is retried; the entries already stored are skipped then
-        raise failures[0]
-
-
-async def retry_pages(context: procrastinate.JobContext, timestamp: int) -> None:
-    """The pages that failed for a transient reason and are due again (claimed, so
-    two workers running this at once take different pages)."""
-    report = await runtime_of(context).need_pipeline().retry_pages()
-    if report.retried:
-        log.info("pages.retried", **report.__dict__)
+    batch = [entry_from_json(entry) for entry in entries]
+    await jobs.ingest_entries(runtime.work(), record, batch)
 
 
 async def send_digest(context: procrastinate.JobContext, subscriber: str, slot: str) -> None:
     """One subscriber's digest for the slot ``slot`` — once, however often it is run."""
-    runtime = runtime_of(context)
-    key = f"digest:{subscriber}:{slot}"
-    if not await runtime.database.run(schedule.claim_once, runtime.store, key, utcnow()):
-        log.info("digest.slot_taken", subscriber=subscriber, slot=slot)
-        return
-    mail = runtime.need_pipeline().mail
-    report = await mail.run(lambda: runtime.digests.run(subscriber, scheduled=True))
-    log.info("digest.job", subscriber=subscriber, slot=slot, sent=report.sent)
+    await jobs.send_digest(runtime_of(context).work(), subscriber, slot)
 
 
-async def deliver_outbox(context: procrastinate.JobContext, timestamp: int) -> None:
-    runtime = runtime_of(context)
-    await runtime.need_pipeline().mail.run(runtime.digests.deliver)
+def periodic_task(job_name: str) -> engine.TaskFunction:
+    """The worker task that runs the periodic job ``job_name`` of `jobs.periodic`."""
+
+    async def run(context: procrastinate.JobContext, timestamp: int) -> None:
+        runtime = runtime_of(context)
+        (job,) = [j for j in jobs.periodic(runtime.config) if j.name == job_name]
+        await job.run(runtime.work())
+
+    run.__name__ = job_name
+    return run
 
 
 # --- scheduler tasks ----------------------------------------------------------
@@ -191,7 +178,7 @@ async def schedule_digests(context: procrastinate.JobContext, timestamp: int) ->
     runtime = runtime_of(context)
     tick = datetime.fromtimestamp(timestamp, UTC)
     for subscriber in runtime.config.settings.subscribers:
-        fire = due_slot(subscriber_trigger(subscriber), tick)
+        fire = due_slot(jobs.subscriber_trigger(subscriber), tick)
         if fire is None:
             continue
         slot = fire.isoformat(timespec="minutes")
@@ -222,26 +209,22 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> No
         log.warning("task.stalled_retried", job=job.id, task=job.task_name)
 
 
-async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
-    runtime = runtime_of(context)
-    retention = runtime.config.settings.storage.retention_days
-    pruned = await runtime.database.run(runtime.store.prune, retention)
-    await runtime.database.run(schedule.forget_claims, runtime.store, utcnow() - CLAIMS_KEPT)
-    log.info("store.pruned", articles=len(pruned))
-
-
+# Every periodic job of any configuration has its task (which ones are deferred depends
+# on the configuration: `build_task_app`).
+PERIODIC_NAMES = ("retry_pages", "deliver_outbox", "prune", "write_atom")
 WORKER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
     "poll_feed": (poll_feed, engine.QUEUE_POLL),
     "ingest_entries": (ingest_entries, engine.QUEUE_PAGE),
-    "retry_pages": (retry_pages, engine.QUEUE_PAGE),
     "send_digest": (send_digest, engine.QUEUE_MAIL),
-    "deliver_outbox": (deliver_outbox, engine.QUEUE_MAIL),
+    "retry_pages": (periodic_task("retry_pages"), engine.QUEUE_PAGE),
+    "deliver_outbox": (periodic_task("deliver_outbox"), engine.QUEUE_MAIL),
+    "prune": (periodic_task("prune"), engine.QUEUE_PAGE),
+    "write_atom": (periodic_task("write_atom"), engine.QUEUE_MAIL),
 }
 SCHEDULER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
     "schedule_feeds": (schedule_feeds, engine.QUEUE_SCHEDULE),
     "schedule_digests": (schedule_digests, engine.QUEUE_SCHEDULE),
     "retry_stalled": (retry_stalled, engine.QUEUE_SCHEDULE),
-    "prune": (prune, engine.QUEUE_SCHEDULE),
 }
 
 
@@ -255,10 +238,8 @@ def build_task_app(config: Config, *, scheduler: bool, pool_size: int) -> procra
         engine.add_periodic(app, "schedule_feeds", f"* * * * * */{every}")
         engine.add_periodic(app, "retry_stalled", "* * * * * */10")
         engine.add_periodic(app, "schedule_digests", "* * * * *")
-        engine.add_periodic(app, "deliver_outbox", "* * * * * */30")
-        retry_every = check_every_seconds(config.settings.polling)
-        engine.add_periodic(app, "retry_pages", f"* * * * * */{retry_every}")
-        engine.add_periodic(app, "prune", PRUNE_CRON)
+        for job in jobs.periodic(config):  # the daemon's periodic work, with its periods
+            engine.add_periodic(app, job.name, jobs.cron_for(job.every))
     return app
 
 

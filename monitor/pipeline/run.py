@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from monitor import metrics
 from monitor.config import Config
-from monitor.digest.alerts import check_alerts
 from monitor.errors import ExtractError, FeedParseError, FetchError, StorageError
 from monitor.log import get_logger
 from monitor.models import Article, Document, Entry, ExtractedPage, FeedSpec, ParsedFeed
@@ -102,6 +101,13 @@ class PassSummary:
             self.failures.append({"feed": report.url, "error": report.error or ""})
 
 
+def raise_first_failure(outcomes: Sequence[object]) -> None:
+    """Raise the first exception among gathered outcomes, if any."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 class Pipeline:
     """Everything a poll needs, created once per process and shared by all feeds."""
 
@@ -155,8 +161,7 @@ class Pipeline:
             record = records[spec.url]
             if due_only and not feed_rules.is_due(record.state, utcnow()):
                 return
-            async with self._feeds:
-                report = await self.poll_feed(record)
+            report = await self.poll_feed(record)
             summary.add(report)
             if on_feed_done:
                 on_feed_done(report)
@@ -174,14 +179,28 @@ class Pipeline:
         self.dedup.forget(pruned)
         return pruned
 
+    async def ingest_entries(
+        self, record: FeedRecord, entries: Sequence[Entry]
+    ) -> list[str | BaseException]:
+        """Ingest entries at once; each one's outcome, or its failure. Every ingest
+        finishes before the caller sees a failure: none is left running unowned, racing
+        the next poll of this feed."""
+        return await asyncio.gather(
+            *(self.ingest_entry(record, entry) for entry in entries), return_exceptions=True
+        )
+
     async def poll_feed(self, record: FeedRecord) -> FeedReport:
-        """One feed, start to finish. Expected failures are recorded, never raised."""
+        """One feed, start to finish, in one of the `polling.concurrency` slots, whoever
+        calls it (a pass, the daemon's job, a worker's task). Expected failures are
+        recorded, never raised."""
+        async with self._feeds:
+            return await self._poll_feed(record)
+
+    async def _poll_feed(self, record: FeedRecord) -> FeedReport:
         bound = log.bind(feed=record.url)
         started = time.monotonic()
         try:
             report = await self._poll(record)
-            if report.articles_matched:
-                await self.mail.run(lambda: check_alerts(self.store, self.config))
         except StorageError as exc:
             bound.error("feed.storage_error", error=str(exc))
             return FeedReport(record.url, "failed", error=str(exc))
@@ -329,14 +348,8 @@ class Pipeline:
         if self.entry_queue is not None:
             await self.entry_queue(record, fresh)
             return report
-        # Every ingest finishes before a failure is raised: none is left running unowned,
-        # racing the next poll of this feed.
-        outcomes = await asyncio.gather(
-            *(self.ingest_entry(record, entry) for entry in fresh), return_exceptions=True
-        )
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
-        if failures:
-            raise failures[0]
+        outcomes = await self.ingest_entries(record, fresh)
+        raise_first_failure(outcomes)
         for kind in outcomes:
             if kind in ("stored", "matched"):
                 report.articles_stored += 1
@@ -509,11 +522,7 @@ class Pipeline:
         for outcome in outcomes:
             if isinstance(outcome, str):
                 report.count(outcome)
-        if report.matched:
-            await self.mail.run(lambda: check_alerts(self.store, self.config))
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
-        if failures:  # the claims' lease runs out, and those pages are tried again
-            raise failures[0]
+        raise_first_failure(outcomes)  # their claims' lease runs out: they are tried again
         return report
 
     async def _retry_page(self, item: retries.PageRetry) -> str:

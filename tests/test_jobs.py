@@ -1,0 +1,158 @@
+"""Both runtimes schedule exactly the periodic work of `monitor.jobs`, with the same
+periods: the daemon's APScheduler jobs and the cluster's procrastinate periodic tasks
+are read back and compared with `jobs.periodic`, so that the next job added to one
+runtime alone fails here."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from croniter import croniter
+
+from monitor import jobs
+from monitor.config import Config
+from monitor.daemon import open_pipeline
+from monitor.distributed.tasks import SCHEDULER_TASKS, WORKER_TASKS, build_task_app
+from monitor.pipeline.match import build_matcher
+from monitor.pipeline.run import FeedReport
+from monitor.scheduler import build_scheduler, poll_feed_job
+from monitor.storage.store import FeedRecord, Store
+from tests.test_pipeline import configure
+
+# What a cluster's scheduler defers that is not work but the deciding of it: the daemon
+# does the same with its own per-feed and per-subscriber jobs.
+SCHEDULING_ONLY = {"schedule_feeds", "schedule_digests", "retry_stalled"}
+
+
+@pytest.fixture(params=["without atom", "with atom"])
+def config(request: pytest.FixtureRequest, config_dir: Path, tmp_path: Path) -> Config:
+    if request.param == "with atom":
+        with (config_dir / "monitor.yaml").open("a", encoding="utf-8") as settings:
+            settings.write(f"digest:\n  atom_dir: {tmp_path / 'atom'}\n  atom_minutes: 20\n")
+    return configure(config_dir, [])
+
+
+def test_the_daemon_schedules_every_periodic_job_with_its_period(
+    config: Config, database_url: str
+) -> None:
+    store = Store.open(database_url)
+    try:
+        work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
+        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    scheduled = {
+        job.id: job.trigger.interval
+        for job in scheduler.get_jobs()
+        if not job.id.startswith(("poll:", "digest:"))
+    }
+    assert scheduled == {job.name: job.every for job in jobs.periodic(config)}
+
+
+def test_the_cluster_defers_every_periodic_job_with_the_same_period(config: Config) -> None:
+    database = config.settings.database.model_copy(
+        update={"url": "postgresql+psycopg://nobody@127.0.0.1:5432/test"}  # never opened
+    )
+    settings = config.settings.model_copy(update={"database": database})
+    app = build_task_app(replace(config, settings=settings), scheduler=True, pool_size=1)
+    crons = {name: task.cron for (name, _), task in app.periodic_registry.periodic_tasks.items()}
+    work = {name: cron for name, cron in crons.items() if name not in SCHEDULING_ONLY}
+    assert set(work) == {job.name for job in jobs.periodic(config)}
+    for job in jobs.periodic(config):
+        assert period_of(work[job.name]) == job.every, (job.name, work[job.name])
+
+
+def test_every_periodic_job_is_a_worker_task() -> None:
+    names = {"retry_pages", "deliver_outbox", "prune", "write_atom"}
+    assert names <= set(WORKER_TASKS)
+    assert not names & set(SCHEDULER_TASKS)
+
+
+@pytest.mark.parametrize("seconds", [1, 30, 60, 15 * 60, 6 * 3600])
+def test_cron_for_keeps_the_period(seconds: int) -> None:
+    assert period_of(jobs.cron_for(timedelta(seconds=seconds))) == timedelta(seconds=seconds)
+
+
+def period_of(cron: str) -> timedelta:
+    """The time between two consecutive ticks of a procrastinate cron (seconds last)."""
+    times = croniter(cron, datetime(2026, 12, 4, 0, 0, 1, tzinfo=UTC), second_at_beginning=False)
+    first = times.get_next(datetime)
+    return times.get_next(datetime) - first
+
+
+def test_the_daemons_feed_jobs_keep_to_polling_concurrency(
+    config_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`polling.concurrency` feeds at a time, also when the daemon's jobs poll them
+    (before, only `poll --once` kept to it)."""
+    urls = [f"http://127.0.0.1:9/feed-{i}.xml" for i in range(4)]  # never fetched
+    config = configure(config_dir, urls, database_url)
+    polling = config.settings.polling.model_copy(update={"concurrency": 2})
+    config = replace(config, settings=config.settings.model_copy(update={"polling": polling}))
+    matcher = build_matcher(config.topics, config.term_lists)
+    running, most = 0, 0
+
+    async def poll(record: FeedRecord) -> FeedReport:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return FeedReport(record.url, "not_modified")
+
+    async def go() -> None:
+        async with open_pipeline(config, matcher) as pipeline:
+            await pipeline.database.run(pipeline.store.sync_feeds, config.feeds)
+            monkeypatch.setattr(pipeline, "_poll", poll)
+            work = jobs.Work.of(pipeline)
+            await asyncio.gather(*(poll_feed_job(work, url) for url in urls))
+
+    asyncio.run(go())
+    assert most == 2
+
+
+def test_alerts_wait_outside_the_feeds_poll_slot(
+    config_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one slot, a feed whose alerts are slow to send (SMTP) does not hold the
+    next feed's poll: alerts run after the slot is released."""
+    urls = ["http://127.0.0.1:9/first.xml", "http://127.0.0.1:9/second.xml"]
+    config = configure(config_dir, urls, database_url)
+    polling = config.settings.polling.model_copy(update={"concurrency": 1})
+    config = replace(config, settings=config.settings.model_copy(update={"polling": polling}))
+    matcher = build_matcher(config.topics, config.term_lists)
+    second_polled = asyncio.Event()
+    seen: list[bool] = []
+
+    async def poll(record: FeedRecord) -> FeedReport:
+        if record.url == urls[1]:
+            second_polled.set()
+            return FeedReport(record.url, "not_modified")
+        report = FeedReport(record.url, "fetched")
+        report.articles_matched = 1
+        return report
+
+    async def slow_alerts(work: jobs.Work) -> None:
+        try:
+            await asyncio.wait_for(second_polled.wait(), 5)
+            seen.append(True)
+        except TimeoutError:
+            seen.append(False)
+
+    async def go() -> None:
+        async with open_pipeline(config, matcher) as pipeline:
+            await pipeline.database.run(pipeline.store.sync_feeds, config.feeds)
+            monkeypatch.setattr(pipeline, "_poll", poll)
+            monkeypatch.setattr(jobs, "after_ingest", slow_alerts)
+            work = jobs.Work.of(pipeline)
+            first = asyncio.create_task(poll_feed_job(work, urls[0]))
+            await asyncio.sleep(0.1)
+            await asyncio.gather(first, poll_feed_job(work, urls[1]))
+
+    asyncio.run(go())
+    assert seen == [True], "the second feed waited for the first feed's alerts"
