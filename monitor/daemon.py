@@ -29,6 +29,7 @@ from monitor.storage.store import Store
 from monitor.storage.thread import close_together
 
 if TYPE_CHECKING:
+    from monitor.jobs import Work
     from monitor.metrics import Liveness
 
 log = get_logger("monitor.daemon")
@@ -128,7 +129,8 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
         async with open_pipeline(config, matcher, stop=stop) as pipeline:
             if serving is not None:
                 serving.liveness.watch("database_thread", pipeline.database.busy_seconds)
-            scheduler = build_scheduler(jobs.Work.of(pipeline), config)
+            work = jobs.Work.of(pipeline)
+            scheduler = build_scheduler(work, config)
             scheduler.start()
             log.info(
                 "daemon.started",
@@ -143,7 +145,7 @@ async def run_daemon(config: Config, matcher: Matcher) -> None:
             # Paused, not shut down: APScheduler's shutdown cancels the jobs running
             # now at once, and they are to have their grace.
             scheduler.pause()
-            await _drain(pipeline, keep=None if serving is None else serving.beat)
+            await _drain(work, pipeline.stop_deadline)
             scheduler.shutdown(wait=False)
     if serving is not None:
         await serving.close()
@@ -232,20 +234,18 @@ def serve_metrics(config: Config, role: str, listen: str) -> MetricsServing:
     return MetricsServing(beat, liveness, server)
 
 
-async def _drain(pipeline: Pipeline, keep: asyncio.Task[None] | None = None) -> None:
-    """Let polls and mails in flight finish within the grace period, then cancel them.
-    ``keep`` (the heartbeat behind ``/healthz``) never finishes and is not waited for.
+async def _drain(work: Work, deadline: float) -> None:
+    """Let the daemon's jobs in flight (polls, digests, periodic work) finish until
+    ``deadline`` (loop time), then cancel them. Only its own jobs: other tasks on the
+    loop (the heartbeat behind ``/healthz``, a client's housekeeping) are not waited for.
 
     A cancelled mail whose server already has it whole still waits for its answer and
     records it (`monitor.digest.send`), in the mail thread, which `open_pipeline` gives
     up to ``smtp.timeout`` to finish."""
-    current = asyncio.current_task()
-    pending = [task for task in asyncio.all_tasks() if task not in (current, keep)]
-    if not pending:
+    if not work.running:
         return
-    assert pipeline.stop_deadline is not None
-    grace_left = max(0.0, pipeline.stop_deadline - asyncio.get_running_loop().time())
-    _, still_running = await asyncio.wait(pending, timeout=grace_left)
+    grace_left = max(0.0, deadline - asyncio.get_running_loop().time())
+    _, still_running = await asyncio.wait(set(work.running), timeout=grace_left)
     for task in still_running:
         task.cancel()
     if still_running:

@@ -14,9 +14,11 @@ Alerts run after a feed's poll slot is released, in the mail thread, never insid
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -41,14 +43,27 @@ CLAIMS_KEPT = timedelta(days=30)
 
 @dataclass(frozen=True)
 class Work:
-    """What the work of one process runs with."""
+    """What the work of one process runs with, and the jobs of it running now (what a
+    daemon's shutdown lets finish within its grace)."""
 
     pipeline: Pipeline
     digests: Digests
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> Work:
         return cls(pipeline, Digests(pipeline.store, pipeline.config))
+
+    @contextmanager
+    def job(self) -> Iterator[None]:
+        """Count the current task among `running` while the block runs."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            yield
+        finally:
+            self.running.discard(task)
 
 
 # --- per item ---------------------------------------------------------------------

@@ -75,12 +75,15 @@ async def poll_feed_job(work: jobs.Work, url: str) -> None:
         if record is not None and is_due(record.state, utcnow()):
             await jobs.poll_feed(work, record)
 
-    await jobs.guarded("poll", poll(), feed=url)
+    with work.job():
+        await jobs.guarded("poll", poll(), feed=url)
 
 
 async def digest_job(work: jobs.Work, subscriber: str) -> None:
-    await jobs.guarded("digest", jobs.send_digest(work, subscriber), subscriber=subscriber)
+    with work.job():
+        await jobs.guarded("digest", jobs.send_digest(work, subscriber), subscriber=subscriber)
 
 
 async def periodic_job(work: jobs.Work, job: jobs.Periodic) -> None:
-    await jobs.guarded(job.name, job.run(work))
+    with work.job():
+        await jobs.guarded(job.name, job.run(work))

@@ -99,3 +99,25 @@ def test_feed_silent_for_long_is_stale() -> None:
 )
 def test_retry_after_forms(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, now=NOW) == expected
+
+
+def test_the_sql_due_rule_agrees_with_is_due(store_url: str) -> None:
+    """`storage.schedule.is_due_clause` is the SQL form of `is_due`: one rule."""
+    from monitor.models import FeedSpec
+    from monitor.storage import schedule
+    from monitor.storage.store import Store
+
+    moments = [None, NOW - timedelta(days=1), NOW, NOW + timedelta(seconds=1), NOW + CEILING]
+    store = Store.open(store_url)
+    try:
+        specs = [FeedSpec(url=f"https://feeds.example/{i}.xml") for i in range(len(moments))]
+        store.sync_feeds(specs)
+        states = []
+        for record, moment in zip(store.feeds([s.url for s in specs]), moments, strict=True):
+            state = FeedState(next_poll_at=moment)
+            store.save_feed_poll(record.id, state)
+            states.append(state)
+        expected = sum(is_due(state, NOW) for state in states)
+        assert schedule.feeds_due(store, NOW) == expected == 3
+    finally:
+        store.close()

@@ -156,3 +156,33 @@ def test_alerts_wait_outside_the_feeds_poll_slot(
 
     asyncio.run(go())
     assert seen == [True], "the second feed waited for the first feed's alerts"
+
+
+def test_the_daemons_drain_waits_for_its_own_jobs_only() -> None:
+    """A job in flight is let finish; a task on the loop that is no job of the daemon
+    (a client's housekeeping, a heartbeat) does not hold the stop for the grace."""
+    from typing import Any, cast
+
+    from monitor.daemon import _drain
+
+    async def go() -> tuple[list[str], bool]:
+        work = jobs.Work(pipeline=cast(Any, None), digests=cast(Any, None))
+        stray = asyncio.create_task(asyncio.sleep(60))
+        finished: list[str] = []
+
+        async def job() -> None:
+            with work.job():
+                await asyncio.sleep(0.2)
+                finished.append("job")
+
+        running = asyncio.create_task(job())
+        await asyncio.sleep(0)
+        deadline = asyncio.get_running_loop().time() + 30
+        await asyncio.wait_for(_drain(work, deadline), 10)  # a hang guard
+        await running
+        stray_done = stray.done()
+        stray.cancel()
+        return finished, stray_done
+
+    finished, stray_done = asyncio.run(go())
+    assert finished == ["job"] and not stray_done

@@ -12,10 +12,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 
 from monitor.storage.store import Store
 from monitor.storage.tables import FeedRow, ScheduleClaimRow
+
+
+def is_due_clause(now: datetime) -> ColumnElement[bool]:
+    """The SQL form of `monitor.pipeline.feeds.is_due`, for queries over many feeds
+    (``tests/test_feed_rules.py`` checks that the two agree)."""
+    return or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now)
 
 
 def claim_due_feeds(
@@ -26,10 +32,9 @@ def claim_due_feeds(
     limit: int = 1000,
 ) -> list[int]:
     """Ids of the configured feeds due at ``now``, each claimed for ``lease``."""
-    due = or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now)
     query = (
         select(FeedRow.id, FeedRow.url)
-        .where(due)
+        .where(is_due_clause(now))
         .order_by(FeedRow.next_poll_at.asc().nulls_first(), FeedRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -73,11 +78,7 @@ def feeds_by_health(store: Store) -> dict[tuple[str, ...], float]:
 
 def feeds_due(store: Store, now: datetime) -> int:
     with store.reading() as session:
-        query = (
-            select(func.count())
-            .select_from(FeedRow)
-            .where(or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now))
-        )
+        query = select(func.count()).select_from(FeedRow).where(is_due_clause(now))
         return int(session.scalar(query) or 0)
 
 
