@@ -139,7 +139,8 @@ def load_feed_file(
     """The feed list, from YAML or (by extension ``.opml``/``.xml``) OPML; ``text``, when
     given, is read as the YAML file's content (to check an edit before it is written)."""
     if path.suffix.lower() in {".opml", ".xml"}:
-        from monitor.opml import OPMLError, parse_opml
+        from monitor.errors import OPMLError
+        from monitor.opml import parse_opml
 
         try:
             feeds = tuple(parse_opml(path.read_bytes()))

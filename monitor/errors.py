@@ -220,3 +220,59 @@ class DatabaseReplacedError(DatabaseFileError):
 
 class AlreadyRunningError(MonitorError):
     """Another daemon already holds the lock on the same store."""
+
+
+class OPMLError(MonitorError):
+    """An OPML document is not well-formed, or not OPML at all."""
+
+    def __init__(
+        self, source: str, reason: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.source = source
+        self.reason = reason
+        self.line = line
+        self.column = column
+        where = f"{source}, line {line}" if line else source
+        where += f", column {column}" if line and column else ""
+        super().__init__(f"{where}: {reason}")
+
+
+class UnknownSubscriberError(MonitorError, LookupError):
+    """No subscriber of that name is configured."""
+
+
+class DeliveryError(MonitorError):
+    """The mail server did not accept a message."""
+
+    def __init__(self, reason: str, *, temporary: bool, code: int | None = None) -> None:
+        self.reason = reason
+        self.temporary = temporary
+        self.code = code
+        kind = "temporary" if temporary else "permanent"
+        code_part = f" {code}" if code is not None else ""
+        super().__init__(f"SMTP delivery failed ({kind}{code_part}): {reason}")
+
+
+class CopyError(StorageError):
+    """The copy was refused or failed; the message says what, where and what to do."""
+
+
+class SignatureError(MonitorError, ValueError):
+    """Bytes that are not a signature this code can read."""
+
+
+class LabelError(MonitorError, ValueError):
+    """A labelled record is missing a field or has one of the wrong type."""
+
+
+class SourceError(MonitorError, ValueError):
+    """A CLDR source names no territory CLDR knows."""
+
+
+class TermError(MonitorError, ValueError):
+    """A term cannot be compiled; ``offset`` is where in the written term."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lxml import etree
 
-from monitor.errors import MonitorError
+from monitor.errors import OPMLError
 from monitor.models import FeedSpec
 from monitor.text import clean_line
 
@@ -33,21 +33,6 @@ _INTERVAL = f"{{{MONITOR_NS}}}interval"
 _NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _UNKNOWN_LANGUAGE = {"", "unknown", "und"}
 _POSITION_SUFFIX = re.compile(r"(?:,? line \d+)?, line \d+, column \d+$")
-
-
-class OPMLError(MonitorError):
-    """An OPML document is not well-formed, or not OPML at all."""
-
-    def __init__(
-        self, source: str, reason: str, line: int | None = None, column: int | None = None
-    ) -> None:
-        self.source = source
-        self.reason = reason
-        self.line = line
-        self.column = column
-        where = f"{source}, line {line}" if line else source
-        where += f", column {column}" if line and column else ""
-        super().__init__(f"{where}: {reason}")
 
 
 def parse_opml(data: bytes, *, source: str = "OPML document") -> list[FeedSpec]:

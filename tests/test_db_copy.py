@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, insert, select, text, update
 
 from monitor.cli import main
+from monitor.errors import CopyError
 from monitor.models import Article, FeedSpec, TopicMatch
 from monitor.pipeline.feeds import FeedState
 from monitor.storage import copy as copy_module
 from monitor.storage.copy import (
-    CopyError,
     CopyReport,
     Progress,
     TableCount,

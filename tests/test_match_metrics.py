@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.errors import LabelError
 from monitor.models import Document, TopicDefinition
 from monitor.pipeline.match import build_matcher
-from monitor.pipeline.match.metrics import (
-    LabelError,
-    example_from_record,
-    parse_label_map,
-    tally,
-)
+from monitor.pipeline.match.metrics import example_from_record, parse_label_map, tally
 
 TOPICS = ["nk", "pact"]
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, OPMLError
 from monitor.models import FeedSpec
-from monitor.opml import OPMLError, parse_opml, write_opml
+from monitor.opml import parse_opml, write_opml
 from monitor.settings import FeedItem
 from monitor.text import clean_line
 from tests.support.webserver import LocalWeb

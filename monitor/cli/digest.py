@@ -132,7 +132,7 @@ async def _until_signal(work: Awaitable[T]) -> T:
 
 
 def _names(digests: Digests, name: str | None) -> list[str]:
-    from monitor.digest.run import UnknownSubscriberError
+    from monitor.errors import UnknownSubscriberError
 
     if name is None:
         names = [s.name for s in digests.subscribers]

@@ -81,7 +81,8 @@ def add_feed(ctx: CliContext, url: str, name: str, language: str | None) -> None
 @pass_context
 def import_feeds(ctx: CliContext, opml_file: str) -> None:
     """Add every feed of an OPML file that is not in the feed list yet."""
-    from monitor.opml import OPMLError, parse_opml
+    from monitor.errors import OPMLError
+    from monitor.opml import parse_opml
 
     path = _yaml_feed_file(ctx)
     try:

@@ -211,7 +211,8 @@ def copy(ctx: CliContext, target: str, source: str | None, replace: bool) -> Non
     and is written in one transaction, keeping every id. Row counts are compared at the
     end: exit 0 when every table matches, 1 when one does not or the copy is refused.
     """
-    from monitor.storage.copy import CopyError, Progress, copy_database, shown
+    from monitor.errors import CopyError
+    from monitor.storage.copy import Progress, copy_database, shown
 
     source_url = source or ctx.config().settings.database.url
     live = sys.stderr.isatty()

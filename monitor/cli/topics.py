@@ -172,7 +172,7 @@ def _print_result(result: TopicMatch, min_score: float) -> None:
 
 def _test_batch(matcher: Matcher, lines: TextIO) -> int:
     """One output line per input line; a bad line gives an ``error`` line. Returns failures."""
-    from monitor.pipeline.match.metrics import LabelError
+    from monitor.errors import LabelError
 
     failed = 0
     for number, record in _json_lines(lines):
@@ -199,7 +199,7 @@ def _test_batch(matcher: Matcher, lines: TextIO) -> int:
 
 
 def _batch_document(record: Mapping[str, Any]) -> Document:
-    from monitor.pipeline.match.metrics import LabelError
+    from monitor.errors import LabelError
 
     for name in ("id", "title", "text"):
         if name not in record:
@@ -242,8 +242,8 @@ def eval_topics(
     ctx: CliContext, labelled: TextIO, label_map: str, by_language: bool, as_json: bool
 ) -> None:
     """Precision, recall and F1 of each topic on labelled articles, with what it got wrong."""
+    from monitor.errors import LabelError
     from monitor.pipeline.match.metrics import (
-        LabelError,
         example_from_record,
         parse_label_map,
         tally,

@@ -31,7 +31,8 @@ from monitor import metrics
 from monitor.config import Config
 from monitor.digest.compose import Content, Envelope, Footer, Kind, Recipient, compose
 from monitor.digest.group import Selection, select_stories
-from monitor.digest.send import DeliveryError, send_message
+from monitor.digest.send import send_message
+from monitor.errors import DeliveryError, UnknownSubscriberError
 from monitor.log import get_logger
 from monitor.settings import SmtpSettings, SubscriberSettings
 from monitor.storage import digests as db
@@ -48,10 +49,6 @@ class DeliveryReport:
     failed: int = 0
     leased: list[db.Lease] = field(default_factory=list)
     """Due messages of the subscriber held by another attempt (with ``deliver(name)``)."""
-
-
-class UnknownSubscriberError(LookupError):
-    pass
 
 
 class Digests:

@@ -24,23 +24,11 @@ import threading
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from monitor.errors import MonitorError
+from monitor.errors import DeliveryError
 from monitor.settings import SmtpSettings
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
-
-
-class DeliveryError(MonitorError):
-    """The mail server did not accept a message."""
-
-    def __init__(self, reason: str, *, temporary: bool, code: int | None = None) -> None:
-        self.reason = reason
-        self.temporary = temporary
-        self.code = code
-        kind = "temporary" if temporary else "permanent"
-        code_part = f" {code}" if code is not None else ""
-        super().__init__(f"SMTP delivery failed ({kind}{code_part}): {reason}")
 
 
 async def send_message(

@@ -290,7 +290,7 @@ class Fetcher:
             chunk = decoder.flush(limit - size + 1)
         except DecodedTooLarge as exc:
             raise ResponseTooLargeError(url, str(exc)) from exc
-        except DecodingError as exc:
+        except _DecodingError as exc:
             raise FetchError(url, f"DecodingError: {exc}") from exc
         size += len(chunk)
         if size > limit:
@@ -373,7 +373,7 @@ def response_headers_of(response: aiohttp.ClientResponse) -> ResponseHeaders:
 # --- Content-Encoding, decoded as httpx decodes it ------------------------------------------
 
 
-class DecodingError(Exception):
+class _DecodingError(Exception):  # wrapped in a FetchError where it is caught
     """The body does not decode with its declared Content-Encoding."""
 
 
@@ -412,7 +412,7 @@ class ZlibDecoder:
             if first:  # httpx: deflate without the zlib wrapper, as some servers send it
                 self._z = zlib.decompressobj(-zlib.MAX_WBITS)
                 return self.decode(data, budget)
-            raise DecodingError(str(exc)) from exc
+            raise _DecodingError(str(exc)) from exc
 
     def flush(self, budget: int) -> bytes:
         # every byte fed was consumed (a call stopped by its budget ends the read), so
@@ -420,7 +420,7 @@ class ZlibDecoder:
         try:
             return self._z.flush()
         except zlib.error as exc:
-            raise DecodingError(str(exc)) from exc
+            raise _DecodingError(str(exc)) from exc
 
 
 class BrotliDecoder:
@@ -438,7 +438,7 @@ class BrotliDecoder:
             # the output stops growing at the budget: a brotli bomb inflates no further
             return bytes(self._d.process(data, output_buffer_limit=max(budget, 1)))
         except _BROTLI.error as exc:
-            raise DecodingError(str(exc)) from exc
+            raise _DecodingError(str(exc)) from exc
 
     def flush(self, budget: int) -> bytes:
         if not self._seen:
@@ -447,7 +447,7 @@ class BrotliDecoder:
             if hasattr(self._d, "finish"):  # brotlicffi only, as in httpx
                 self._d.finish()
         except _BROTLI.error as exc:
-            raise DecodingError(str(exc)) from exc
+            raise _DecodingError(str(exc)) from exc
         return b""
 
 
@@ -523,7 +523,7 @@ def content_decoder(headers: ResponseHeaders, cap: int) -> Decoder:
             decoders.append(BrotliDecoder())
     decoders = [d for d in decoders if not isinstance(d, IdentityDecoder)]
     if len(decoders) > MAX_CODINGS:
-        raise DecodingError(
+        raise _DecodingError(
             f"{len(decoders)} content codings stacked; more than {MAX_CODINGS} are refused"
         )
     if len(decoders) == 1:

@@ -52,7 +52,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import sqltypes
 
-from monitor.errors import AlreadyRunningError, StorageError
+from monitor.errors import AlreadyRunningError, CopyError
 from monitor.storage.engine import MIGRATIONS, create_store_engine, current_revision, upgrade
 from monitor.storage.lock import StoreLock
 from monitor.storage.tables import Base
@@ -62,10 +62,6 @@ BATCH_BYTES = 32 * 1024 * 1024
 """A batch is flushed at this many bytes of text and binary values, whatever its rows."""
 
 VERSION_TABLE = "alembic_version"
-
-
-class CopyError(StorageError):
-    """The copy was refused or failed; the message says what, where and what to do."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ nullable), ``duplicate_of`` (id, nullable), ``duplicate_kind``, ``duplicate_simi
 ``duplicate_reason``, and ``story_id`` (id of the story's first article).
 """
 
+from monitor.errors import SignatureError
 from monitor.pipeline.dedup.decide import (
     DedupDecision,
     DedupLookup,
@@ -27,7 +28,7 @@ from monitor.pipeline.dedup.decide import (
 )
 from monitor.pipeline.dedup.features import StoryFeatures, story_features
 from monitor.pipeline.dedup.index import Candidate, NearDuplicateIndex
-from monitor.pipeline.dedup.minhash import Signature, SignatureError, signature
+from monitor.pipeline.dedup.minhash import Signature, signature
 from monitor.pipeline.dedup.stories import Story, StoryDecision, StoryIndex
 from monitor.pipeline.dedup.text import content_hash, normalise
 from monitor.pipeline.dedup.urls import canonical_url, same_site

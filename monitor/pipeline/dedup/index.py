@@ -25,14 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from monitor.errors import SignatureError
 from monitor.pipeline.dedup.bands import BandTables
-from monitor.pipeline.dedup.minhash import (
-    SCHEME,
-    Signature,
-    SignatureError,
-    containment,
-    read_header,
-)
+from monitor.pipeline.dedup.minhash import SCHEME, Signature, containment, read_header
 
 PREFILTER = 32
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import rensa  # type: ignore[import-untyped]
 
+from monitor.errors import SignatureError
 from monitor.pipeline.dedup.text import normalise, shingles
 
 SHINGLE = 8
@@ -38,10 +39,6 @@ _HEADER = struct.Struct("<cBHI")
 _MAGIC = b"M"
 
 U32Array = npt.NDArray[np.uint32]
-
-
-class SignatureError(ValueError):
-    """Bytes that are not a signature this code can read."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -22,7 +22,8 @@ from pathlib import Path
 import babel
 from babel import localedata
 
-from monitor.pipeline.match.terms import TermError, compile_term
+from monitor.errors import SourceError, TermError
+from monitor.pipeline.match.terms import compile_term
 
 SOURCE = re.compile(r"^@country:([A-Za-z]{2}|\d{3})$")
 _STEM_MIN = 4  # letters a stem keeps
@@ -32,10 +33,6 @@ _VOWELS = frozenset(
 )
 _ALPHABETIC = re.compile(r"^[A-Za-zÀ-ɏͰ-ϿЀ-ӿა-ჿ]+$")  # Latin, Greek, Cyrillic, Georgian
 _EXTRA_LOCALES = ("zh_Hant",)  # Traditional Chinese is a script locale, not a language
-
-
-class SourceError(ValueError):
-    """A CLDR source names no territory CLDR knows."""
 
 
 def is_source(entry: str) -> bool:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.errors import TopicQueryError
+from monitor.errors import SourceError, TermError, TopicQueryError
 from monitor.models import TopicDefinition
 from monitor.pipeline.match import cldr
 from monitor.pipeline.match import query as q
@@ -24,7 +24,7 @@ from monitor.pipeline.match.evaluate import (
     Without,
 )
 from monitor.pipeline.match.score import SeedProfile
-from monitor.pipeline.match.terms import Pattern, TermError, compile_term
+from monitor.pipeline.match.terms import Pattern, compile_term
 
 TermLists = Mapping[str, Sequence[str]]
 _QUOTED_LIST = re.compile(r"@[A-Za-z_]")
@@ -164,7 +164,7 @@ class _Compiler:
             if cldr.is_source(entry):
                 try:
                     patterns.extend(map(compile_term, cldr.expand_entry(entry)))
-                except cldr.SourceError as exc:
+                except SourceError as exc:
                     raise self.fail(f"term list @{node.name}: {exc}", node.start) from exc
                 continue
             try:

@@ -16,13 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.errors import LabelError
 from monitor.models import Document, TopicMatch
 
 ALL_LANGUAGES = "all"
-
-
-class LabelError(ValueError):
-    """A labelled record is missing a field or has one of the wrong type."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from functools import cache
 from itertools import compress
 from typing import Literal, NamedTuple
 
+from monitor.errors import TermError
 from monitor.pipeline.match.normalize import fold_term
 from monitor.pipeline.match.tokens import TOKEN_SPLIT, FieldText, token_kind
 
@@ -40,15 +41,6 @@ MIN_PREFIX = 2  # letters before '*' in a Latin, Cyrillic, ... word
 MIN_INNER = 4  # letters after a leading '*': a shorter piece is inside too many words
 HEAD = 3  # prefix words are indexed by at most this many leading characters
 MEMO_SIZE = 200_000  # distinct tokens whose candidate patterns are remembered
-
-
-class TermError(ValueError):
-    """A term cannot be compiled; ``offset`` is where in the written term."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
 
 
 @dataclass(frozen=True, slots=True)
