@@ -6,6 +6,7 @@ in and gives these values out, so every stage can be tested on its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -135,3 +136,91 @@ class Article:
     canonical_url: str
     extract_error: str | None = None
     matches: tuple[TopicMatch, ...] = field(default=())
+
+
+Health = Literal["new", "ok", "degraded", "failing", "gone", "stale"]
+OutcomeKind = Literal["fetched", "not_modified", "unchanged", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about a feed between polls."""
+
+    health: Health = "new"
+    consecutive_failures: int = 0
+    failing_since: datetime | None = None
+    last_success_at: datetime | None = None
+    last_new_entry_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    redirect_target: str | None = None  # where permanent redirects point, not yet confirmed
+    redirect_count: int = 0  # polls in a row that were permanently redirected there
+    moved_to: str | None = None  # confirmed new address: polled instead of the configured one
+
+
+# --- digests and the outbox -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """A matched original article and one topic it matched, as a digest needs it."""
+
+    article_id: int
+    topic_id: str
+    score: float
+    terms: tuple[str, ...]
+    title: str
+    url: str
+    outlet: str
+    published: datetime | None
+    fetched_at: datetime
+    story_id: int
+    text: str  # the first few thousand characters, for the snippet
+
+
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    url: str
+    name: str
+    health: str
+    since: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    subscriber: str
+    kind: str
+    message_id: str
+    recipient: str
+    subject: str
+    message: bytes
+    items: Sequence[tuple[int, str]] = ()  # (article id, topic id) it carries
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    id: int
+    subscriber: str
+    kind: str
+    message_id: str
+    recipient: str
+    message: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A pending message held by an attempt that has not ended (or whose process died)."""
+
+    id: int
+    kind: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    id: int
+    created_at: datetime
+    error: str

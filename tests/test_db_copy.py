@@ -14,8 +14,7 @@ from sqlalchemy import MetaData, Table, insert, select, text, update
 
 from monitor.cli import main
 from monitor.errors import CopyError
-from monitor.models import Article, FeedSpec, TopicMatch
-from monitor.pipeline.feeds import FeedState
+from monitor.models import Article, FeedSpec, FeedState, NewMessage, TopicMatch
 from monitor.storage import copy as copy_module
 from monitor.storage.copy import (
     CopyReport,
@@ -25,7 +24,7 @@ from monitor.storage.copy import (
     head_revision,
     schema_tables,
 )
-from monitor.storage.digests import NewMessage, mark_sent, record_alert, record_outbox
+from monitor.storage.digests import mark_sent, record_alert, record_outbox
 from monitor.storage.engine import MIGRATIONS, create_store_engine, current_revision, upgrade
 from monitor.storage.lock import StoreLock
 from monitor.storage.store import DuplicateLink, Store, as_utc

@@ -17,7 +17,7 @@ from lxml import html as lxml_html
 
 from monitor.digest.compose import Content, Envelope, Footer, Recipient, compose, header_text
 from monitor.digest.group import safe_url, select_stories, snippet
-from monitor.storage.digests import FailedDelivery, FeedProblem
+from monitor.models import FailedDelivery, FeedProblem
 from tests.support.digest_data import sample_items
 
 GOLDEN = Path(__file__).parent / "data" / "digest"

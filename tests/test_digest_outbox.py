@@ -18,6 +18,7 @@ import pytest
 from monitor.config import Config
 from monitor.digest.run import Digests
 from monitor.digest.send import send_message
+from monitor.models import NewMessage
 from monitor.settings import SmtpSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store, utcnow
@@ -218,7 +219,7 @@ def test_items_are_never_recorded_in_two_digests(digests: Digests, store: Store)
     assert outbox is not None
     taken = db.unsent_items(store, "ana", ["nk-troops"], 0, utcnow() - timedelta(days=1))
     assert taken == []
-    clash = db.NewMessage("ana", "digest", "<x@test>", "ana@desk.test", "s", b"m", [(1, "t")])
+    clash = NewMessage("ana", "digest", "<x@test>", "ana@desk.test", "s", b"m", [(1, "t")])
     with pytest.raises(db.ItemsTaken):
         db.record_outbox(store, clash, utcnow())
     assert counts(store) == {"pending": 1}  # the clashing message was rolled back whole

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.digest.compose import Footer
-from monitor.storage.digests import FeedProblem
+from monitor.models import FeedProblem
 from tests.test_digest_compose import sample_message, text_of
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

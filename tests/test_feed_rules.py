@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.pipeline.feeds import FeedState, PollOutcome, after_poll, backoff, is_due
+from monitor.models import FeedState
+from monitor.pipeline.feeds import PollOutcome, after_poll, backoff, is_due
 from monitor.pipeline.fetch import parse_retry_after
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

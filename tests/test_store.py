@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Article, FeedSpec, TopicMatch
-from monitor.pipeline.feeds import FeedState
+from monitor.models import Article, FeedSpec, FeedState, TopicMatch
 from monitor.storage.engine import current_revision
 from monitor.storage.store import DuplicateLink, Store
 

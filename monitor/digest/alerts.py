@@ -22,6 +22,7 @@ from monitor.digest.group import select_stories
 from monitor.digest.run import Digests
 from monitor.errors import StorageError
 from monitor.log import get_logger
+from monitor.models import NewMessage, StoredItem
 from monitor.settings import AlertSettings, SubscriberSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store, utcnow
@@ -34,7 +35,7 @@ MAX_ALERT_STORIES = 5
 class TopicActivity:
     """What the store knows about one topic, for one subscriber's alert."""
 
-    items: tuple[db.StoredItem, ...]  # matched originals of the last ``burst_hours``
+    items: tuple[StoredItem, ...]  # matched originals of the last ``burst_hours``
     alerted: frozenset[str]  # keys already alerted
     last_alert_at: datetime | None
     recent: int  # matched articles in the last ``burst_hours``
@@ -45,7 +46,7 @@ class TopicActivity:
 class AlertDecision:
     kind: Literal["score", "burst"]
     keys: tuple[str, ...]
-    items: tuple[db.StoredItem, ...]
+    items: tuple[StoredItem, ...]
     headline: str
 
 
@@ -80,7 +81,7 @@ def _burst(alert: AlertSettings, activity: TopicActivity, now: datetime) -> Aler
     return AlertDecision("burst", (key,), activity.items, headline)
 
 
-def story_key(item: db.StoredItem) -> str:
+def story_key(item: StoredItem) -> str:
     return f"story:{item.story_id}"
 
 
@@ -114,7 +115,7 @@ class Alerts:
         message = self.digests.compose(
             subscriber, "alert", selection, Footer(), now, headline=decision.headline
         )
-        new = db.NewMessage(
+        new = NewMessage(
             subscriber=subscriber.name,
             kind="alert",
             message_id=str(message["Message-ID"]),

@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 
 from monitor.config import Config
 from monitor.digest.group import entry, safe_url
+from monitor.models import StoredItem
 from monitor.storage import digests as db
 from monitor.storage.store import Store, utcnow
 from monitor.text import clean_line
@@ -24,7 +25,7 @@ MAX_STORIES = 100
 
 
 def render_atom(
-    topic_id: str, topic_name: str, items: Sequence[db.StoredItem], now: datetime
+    topic_id: str, topic_name: str, items: Sequence[StoredItem], now: datetime
 ) -> bytes:
     """The Atom document for ``items`` (newest first), one entry per story."""
     ET.register_namespace("", ATOM)
@@ -34,7 +35,7 @@ def render_atom(
     _text(feed, "updated", (max((i.fetched_at for i in items), default=now)).isoformat())
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "monitor")
-    stories: dict[int, list[db.StoredItem]] = {}
+    stories: dict[int, list[StoredItem]] = {}
     for item in items:  # newest first, so stories come in order of their latest report
         stories.setdefault(item.story_id, []).append(item)
     for members in list(stories.values())[:MAX_STORIES]:
@@ -43,7 +44,7 @@ def render_atom(
     return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
 
 
-def _entry(feed: ET.Element, item: db.StoredItem, updated: datetime) -> None:
+def _entry(feed: ET.Element, item: StoredItem, updated: datetime) -> None:
     shown = entry(item)
     node = ET.SubElement(feed, f"{{{ATOM}}}entry")
     _text(node, "id", f"tag:monitor,2026:story:{item.story_id}")

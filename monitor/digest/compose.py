@@ -23,7 +23,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from monitor.digest.group import Selection, safe_url
-from monitor.storage.digests import FailedDelivery, FeedProblem
+from monitor.models import FailedDelivery, FeedProblem
 from monitor.text import clean_line
 
 Kind = Literal["digest", "empty", "alert"]

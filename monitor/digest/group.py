@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.storage.digests import StoredItem
+from monitor.models import StoredItem
 from monitor.text import clean_line, clean_text
 
 SNIPPET_CHARS = 220

@@ -34,6 +34,7 @@ from monitor.digest.group import Selection, select_stories
 from monitor.digest.send import send_message
 from monitor.errors import DeliveryError, UnknownSubscriberError
 from monitor.log import get_logger
+from monitor.models import Lease, NewMessage, QueuedMessage
 from monitor.settings import SmtpSettings, SubscriberSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store, utcnow
@@ -47,7 +48,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
-    leased: list[db.Lease] = field(default_factory=list)
+    leased: list[Lease] = field(default_factory=list)
     """Due messages of the subscriber held by another attempt (with ``deliver(name)``)."""
 
 
@@ -153,7 +154,7 @@ class Digests:
         message = self.compose(subscriber, kind, selection, footer, now)
         outbox_id = db.record_outbox(
             self.store,
-            db.NewMessage(
+            NewMessage(
                 subscriber=subscriber.name,
                 kind=kind,
                 message_id=str(message["Message-ID"]),
@@ -195,7 +196,7 @@ class Digests:
             report.leased = db.leases(self.store, subscriber, self.clock())
         return report
 
-    def _release(self, claimed: list[db.QueuedMessage]) -> None:
+    def _release(self, claimed: list[QueuedMessage]) -> None:
         if claimed:
             db.release(self.store, [queued.id for queued in claimed], self.clock())
             log.warning(
@@ -204,7 +205,7 @@ class Digests:
                 reason="stopping before the server accepted them; due again at once",
             )
 
-    async def _attempt(self, queued: db.QueuedMessage) -> str:
+    async def _attempt(self, queued: QueuedMessage) -> str:
         bound = log.bind(subscriber=queued.subscriber, outbox=queued.id, kind=queued.kind)
         smtp = self.config.settings.smtp
         try:

@@ -10,32 +10,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
 
-Health = Literal["new", "ok", "degraded", "failing", "gone", "stale"]
-OutcomeKind = Literal["fetched", "not_modified", "unchanged", "failed"]
+from monitor.models import FeedState, Health, OutcomeKind
 
 GONE_AFTER_404 = timedelta(days=3)
 STALE_MIN = timedelta(days=3)
 STALE_INTERVALS = 50
 REDIRECT_CONFIRMATIONS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What the store remembers about a feed between polls."""
-
-    health: Health = "new"
-    consecutive_failures: int = 0
-    failing_since: datetime | None = None
-    last_success_at: datetime | None = None
-    last_new_entry_at: datetime | None = None
-    next_poll_at: datetime | None = None
-    last_status: int | None = None
-    last_error: str | None = None
-    redirect_target: str | None = None  # where permanent redirects point, not yet confirmed
-    redirect_count: int = 0  # polls in a row that were permanently redirected there
-    moved_to: str | None = None  # confirmed new address: polled instead of the configured one
 
 
 @dataclass(frozen=True, slots=True)

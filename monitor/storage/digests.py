@@ -9,12 +9,19 @@ sent only after the server accepted it. Items are unique per (subscriber, articl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from monitor.models import (
+    FailedDelivery,
+    FeedProblem,
+    Lease,
+    NewMessage,
+    QueuedMessage,
+    StoredItem,
+)
 from monitor.storage.store import Store, as_utc, utcnow
 from monitor.storage.tables import (
     AlertRow,
@@ -27,70 +34,6 @@ from monitor.storage.tables import (
 from monitor.text import clean_date
 
 SNIPPET_SOURCE_CHARS = 3000
-
-
-@dataclass(frozen=True, slots=True)
-class StoredItem:
-    """A matched original article and one topic it matched, as a digest needs it."""
-
-    article_id: int
-    topic_id: str
-    score: float
-    terms: tuple[str, ...]
-    title: str
-    url: str
-    outlet: str
-    published: datetime | None
-    fetched_at: datetime
-    story_id: int
-    text: str  # the first few thousand characters, for the snippet
-
-
-@dataclass(frozen=True, slots=True)
-class FeedProblem:
-    url: str
-    name: str
-    health: str
-    since: datetime | None
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewMessage:
-    subscriber: str
-    kind: str
-    message_id: str
-    recipient: str
-    subject: str
-    message: bytes
-    items: Sequence[tuple[int, str]] = ()  # (article id, topic id) it carries
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedMessage:
-    id: int
-    subscriber: str
-    kind: str
-    message_id: str
-    recipient: str
-    message: bytes
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A pending message held by an attempt that has not ended (or whose process died)."""
-
-    id: int
-    kind: str
-    until: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FailedDelivery:
-    id: int
-    created_at: datetime
-    error: str
 
 
 def unsent_items(

@@ -20,8 +20,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.errors import DatabaseDamagedError, DatabaseFileError, StorageError
-from monitor.models import Article, FeedSpec, TopicMatch
-from monitor.pipeline.feeds import FeedState
+from monitor.models import Article, FeedSpec, FeedState, TopicMatch
 from monitor.storage.engine import create_store_engine, upgrade
 from monitor.storage.sqlite_file import SqliteFile, damage_of
 from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow
