@@ -276,3 +276,8 @@ class TermError(MonitorError, ValueError):
         super().__init__(message)
         self.message = message
         self.offset = offset
+
+
+class DecodingError(MonitorError):
+    """The body does not decode with its declared Content-Encoding (the fetcher raises
+    it as a `FetchError` naming it)."""

@@ -126,7 +126,7 @@ def test_an_ip_literal_is_checked_at_connect_time_too(
 ) -> None:
     """Without the early check (the URL parsed but its addresses left unchecked), the
     connection to a literal private address is still refused when connecting."""
-    from monitor.pipeline import fetch as fetch_module
+    from monitor.pipeline.fetch import client as fetch_module
 
     async def no_early_check(url: str, policy: egress.EgressPolicy) -> URL:
         return parse_url(url)

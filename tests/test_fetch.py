@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
 from monitor.pipeline import egress
 from monitor.pipeline.egress import EgressPolicy, IPAddress, check_url
-from monitor.pipeline.fetch import BrotliDecoder, Fetcher, FetchResult
+from monitor.pipeline.fetch import Fetcher, FetchResult
+from monitor.pipeline.fetch.decoding import BrotliDecoder
 from monitor.settings import HttpSettings
 from tests.support.webserver import LocalWeb
 

@@ -14,7 +14,7 @@ from monitor.errors import BlockedURLError, FeedParseError, FetchError
 from monitor.models import ParsedFeed
 from monitor.pipeline import egress
 from monitor.pipeline.egress import EgressPolicy, check_url
-from monitor.pipeline.fetch import MAX_RETRY_AFTER, parse_retry_after
+from monitor.pipeline.fetch.client import MAX_RETRY_AFTER, parse_retry_after
 from monitor.pipeline.parse import parse_feed
 from monitor.text import clean_line, clean_link, clean_text
 

@@ -26,27 +26,29 @@ import email.utils
 import re
 import ssl
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import aiohttp
 import httpx
 from yarl import URL
 
-from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
+from monitor.errors import BlockedURLError, DecodingError, FetchError, ResponseTooLargeError
 from monitor.pipeline.cookies import SiteCookieJar
 from monitor.pipeline.egress import EgressPolicy, GuardedConnector, check_url
 from monitor.settings import HttpSettings
 
 if TYPE_CHECKING:
-    from multidict import CIMultiDictProxy
+    pass
+
+from monitor.pipeline.fetch.decoding import DecodedTooLarge, content_decoder
+from monitor.pipeline.fetch.headers import ResponseHeaders, response_headers_of
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -290,7 +292,7 @@ class Fetcher:
             chunk = decoder.flush(limit - size + 1)
         except DecodedTooLarge as exc:
             raise ResponseTooLargeError(url, str(exc)) from exc
-        except _DecodingError as exc:
+        except DecodingError as exc:
             raise FetchError(url, f"DecodingError: {exc}") from exc
         size += len(chunk)
         if size > limit:
@@ -324,213 +326,6 @@ class Fetcher:
             parse_retry_after(headers.get("retry-after")) if status in (429, 503) else None
         )
         raise FetchError(final_url, _status_reason(status), status, retry_after)
-
-
-# --- headers as httpx reads them -------------------------------------------------------------
-
-
-class ResponseHeaders(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def get_list(self, key: str, split_commas: bool = False) -> list[str]: ...
-
-
-class AsciiHeaders:
-    """aiohttp's parsed headers read as `httpx.Headers` reads them (ASCII values only).
-
-    A field sent more than once reads as its values joined with ", ", as in httpx.
-    """
-
-    __slots__ = ("_headers",)
-
-    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
-        self._headers = headers
-
-    def get(self, key: str, default: Any = None) -> Any:
-        values = self._headers.getall(key, None)
-        if not values:
-            return default
-        return values[0] if len(values) == 1 else ", ".join(values)
-
-    def get_list(self, key: str, split_commas: bool = False) -> list[str]:
-        values = self._headers.getall(key, [])
-        if not split_commas:
-            return list(values)
-        return [item.strip() for value in values for item in value.split(",")]
-
-
-def response_headers_of(response: aiohttp.ClientResponse) -> ResponseHeaders:
-    """The headers, decoded as httpx decodes them.
-
-    ASCII values (nearly always) read the same either way; otherwise `httpx.Headers`
-    decodes the raw bytes (ASCII, else UTF-8, else Latin-1, for the whole set).
-    """
-    if all(value.isascii() for _, value in response.raw_headers):
-        return AsciiHeaders(response.headers)
-    return httpx.Headers(response.raw_headers)
-
-
-# --- Content-Encoding, decoded as httpx decodes it ------------------------------------------
-
-
-class _DecodingError(Exception):  # wrapped in a FetchError where it is caught
-    """The body does not decode with its declared Content-Encoding."""
-
-
-class Decoder(Protocol):
-    def decode(self, data: bytes, budget: int) -> bytes: ...
-
-    def flush(self, budget: int) -> bytes: ...
-
-
-class IdentityDecoder:
-    def decode(self, data: bytes, budget: int) -> bytes:
-        return data
-
-    def flush(self, budget: int) -> bytes:
-        return b""
-
-
-class ZlibDecoder:
-    """gzip, or deflate (zlib-wrapped, or raw when the first bytes are not zlib's).
-
-    ``budget``: at most that many bytes come out of one call; a call that stops at
-    the budget means the body is over the cap (the caller's check raises), so a bomb
-    never decompresses further than the cap plus one byte.
-    """
-
-    def __init__(self, gzip: bool) -> None:
-        self._gzip = gzip
-        self._first = not gzip
-        self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
-
-    def decode(self, data: bytes, budget: int) -> bytes:
-        first, self._first = self._first, False
-        try:
-            return self._z.decompress(data, max(budget, 1))
-        except zlib.error as exc:
-            if first:  # httpx: deflate without the zlib wrapper, as some servers send it
-                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-                return self.decode(data, budget)
-            raise _DecodingError(str(exc)) from exc
-
-    def flush(self, budget: int) -> bytes:
-        # every byte fed was consumed (a call stopped by its budget ends the read), so
-        # this only returns what zlib still buffers
-        try:
-            return self._z.flush()
-        except zlib.error as exc:
-            raise _DecodingError(str(exc)) from exc
-
-
-class BrotliDecoder:
-    """``br``, when brotli is installed (httpx decodes it then, asked for or not)."""
-
-    def __init__(self) -> None:
-        self._d = _BROTLI.Decompressor()
-        self._seen = False
-
-    def decode(self, data: bytes, budget: int) -> bytes:
-        if not data:
-            return b""
-        self._seen = True
-        try:
-            # the output stops growing at the budget: a brotli bomb inflates no further
-            return bytes(self._d.process(data, output_buffer_limit=max(budget, 1)))
-        except _BROTLI.error as exc:
-            raise _DecodingError(str(exc)) from exc
-
-    def flush(self, budget: int) -> bytes:
-        if not self._seen:
-            return b""
-        try:
-            if hasattr(self._d, "finish"):  # brotlicffi only, as in httpx
-                self._d.finish()
-        except _BROTLI.error as exc:
-            raise _DecodingError(str(exc)) from exc
-        return b""
-
-
-class MultiDecoder:
-    """Several codings, undone last first (``Content-Encoding: gzip, br``).
-
-    Every layer's output counts against the cap, not only the last one's: with only
-    the last one bounded, ``gzip, gzip`` inflated 6 MB on the wire to 4 GB in the
-    inner layer before the cap saw a byte.
-    """
-
-    def __init__(self, children: list[Decoder], cap: int) -> None:
-        self._children = list(reversed(children))
-        self._cap = cap
-        self._produced = [0] * len(self._children)
-
-    def decode(self, data: bytes, budget: int) -> bytes:
-        return self._through(data, budget, final=False)
-
-    def flush(self, budget: int) -> bytes:
-        return self._through(b"", budget, final=True)
-
-    def _through(self, data: bytes, budget: int, *, final: bool) -> bytes:
-        last = len(self._children) - 1
-        for index, child in enumerate(self._children):
-            room = budget if index == last else self._cap - self._produced[index] + 1
-            data = child.decode(data, room)
-            if final:
-                data += child.flush(room)
-            self._produced[index] += len(data)
-            if index != last and self._produced[index] > self._cap:
-                raise DecodedTooLarge(self._cap)
-        return data
-
-
-class DecodedTooLarge(Exception):
-    """An inner content coding inflated past the body cap."""
-
-    def __init__(self, cap: int) -> None:
-        super().__init__(f"decoded body over {cap} bytes")
-
-
-def _load_brotli() -> Any:
-    try:
-        import brotli  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return brotli
-
-
-_BROTLI = _load_brotli()
-
-
-MAX_CODINGS = 2
-
-
-def content_decoder(headers: ResponseHeaders, cap: int) -> Decoder:
-    """The decoder for a response's Content-Encoding: httpx's rules, within ``cap``.
-
-    Codings are read left to right from every Content-Encoding field (comma-separated,
-    case-insensitive); unknown ones (and ``br`` without brotli installed) are skipped,
-    so their bytes pass through as they came. More than `MAX_CODINGS` real codings is
-    refused: no server needs three, and each layer multiplies what a bomb can hold.
-    """
-    decoders: list[Decoder] = []
-    for value in headers.get_list("content-encoding", split_commas=True):
-        coding = value.strip().lower()
-        if coding == "identity":
-            decoders.append(IdentityDecoder())
-        elif coding in ("gzip", "deflate"):
-            decoders.append(ZlibDecoder(gzip=coding == "gzip"))
-        elif coding == "br" and _BROTLI is not None:
-            decoders.append(BrotliDecoder())
-    decoders = [d for d in decoders if not isinstance(d, IdentityDecoder)]
-    if len(decoders) > MAX_CODINGS:
-        raise _DecodingError(
-            f"{len(decoders)} content codings stacked; more than {MAX_CODINGS} are refused"
-        )
-    if len(decoders) == 1:
-        return decoders[0]
-    if decoders:
-        return MultiDecoder(decoders, cap)
-    return IdentityDecoder()
 
 
 # --- errors -----------------------------------------------------------------------------------
