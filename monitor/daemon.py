@@ -204,8 +204,8 @@ def serve_metrics(config: Config, role: str, listen: str) -> MetricsServing:
     A port that cannot be bound is logged, not fatal: the process's real work matters
     more than its dashboard."""
     from monitor import metrics
+    from monitor.models import utcnow
     from monitor.storage.schedule import feeds_by_health, feeds_due, task_queue_depth
-    from monitor.storage.store import utcnow
 
     liveness = metrics.Liveness(role)
     beat = asyncio.get_running_loop().create_task(liveness.beat(), name="liveness")

@@ -27,12 +27,11 @@ from monitor.config import Config
 from monitor.digest.alerts import check_alerts
 from monitor.digest.run import DeliveryReport, Digests
 from monitor.log import get_logger
-from monitor.models import Entry
+from monitor.models import Entry, FeedRecord, utcnow
 from monitor.pipeline.retry import check_every_seconds
 from monitor.pipeline.run import FeedReport, Pipeline, raise_first_failure
 from monitor.settings import SubscriberSettings
 from monitor.storage import schedule
-from monitor.storage.store import FeedRecord, utcnow
 
 log = get_logger("monitor.jobs")
 

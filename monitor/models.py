@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 Field = Literal["title", "body"]
@@ -224,3 +224,79 @@ class FailedDelivery:
     id: int
     created_at: datetime
     error: str
+
+
+# --- stored records ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    """A feed's stored identity, validators and state, as the pipeline needs them."""
+
+    id: int
+    url: str
+    name: str
+    interval_seconds: int | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """A stored article as the commands show it."""
+
+    id: int
+    url: str
+    title: str
+    outlet: str
+    published: datetime | None
+    fetched_at: datetime
+    language: str | None
+    text_chars: int
+    duplicate_of: int | None
+    duplicate_kind: str | None
+    duplicate_reason: str | None
+    story_id: int | None
+    extract_error: str | None
+    topics: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """An article's text as stored, for re-matching changed topics against history."""
+
+    id: int
+    title: str
+    text: str
+    language: str | None
+    outlet: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """A recent matched article, as the story index needs it after a restart."""
+
+    id: int
+    title: str
+    text: str
+    outlet: str
+    published: datetime
+    topics: tuple[str, ...]
+    story_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateLink:
+    """How a stored article relates to an earlier one."""
+
+    original_id: int | None
+    kind: str | None
+    reason: str | None
+    similarity: float | None
+
+
+def utcnow() -> datetime:
+    """The clock of every stage and store call: aware, in UTC."""
+    return datetime.now(UTC)

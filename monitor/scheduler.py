@@ -17,8 +17,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import jobs
 from monitor.config import Config
 from monitor.log import get_logger
+from monitor.models import utcnow
 from monitor.pipeline.feeds import is_due
-from monitor.storage.store import utcnow
 
 log = get_logger("monitor.scheduler")
 

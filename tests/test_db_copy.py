@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, Table, insert, select, text, update
 
 from monitor.cli import main
 from monitor.errors import CopyError
-from monitor.models import Article, FeedSpec, FeedState, NewMessage, TopicMatch
+from monitor.models import Article, DuplicateLink, FeedSpec, FeedState, NewMessage, TopicMatch
 from monitor.storage import copy as copy_module
 from monitor.storage.copy import (
     CopyReport,
@@ -27,7 +27,8 @@ from monitor.storage.copy import (
 from monitor.storage.digests import mark_sent, record_alert, record_outbox
 from monitor.storage.engine import MIGRATIONS, create_store_engine, current_revision, upgrade
 from monitor.storage.lock import StoreLock
-from monitor.storage.store import DuplicateLink, Store, as_utc
+from monitor.storage.session import as_utc
+from monitor.storage.store import Store
 from monitor.storage.tables import ArticleRow, Base
 from tests.support.sites import SiteArticle, build_site
 from tests.support.webserver import LocalWeb

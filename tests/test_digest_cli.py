@@ -20,9 +20,10 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.digest.run import Digests
+from monitor.models import utcnow
 from monitor.settings import SubscriberSettings
 from monitor.storage import digests as db
-from monitor.storage.store import Store, utcnow
+from monitor.storage.store import Store
 from tests.support.digest_data import SAMPLES, T0, digest_config, stored_samples
 from tests.support.smtp import LocalSMTP
 from tests.test_cli_e2e import MONITOR

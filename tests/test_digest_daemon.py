@@ -18,9 +18,10 @@ from sqlalchemy import update
 from monitor.config import load_config
 from monitor.digest.run import Digests
 from monitor.jobs import subscriber_trigger
+from monitor.models import utcnow
 from monitor.scheduler import build_scheduler
 from monitor.storage import digests as db
-from monitor.storage.store import Store, utcnow
+from monitor.storage.store import Store
 from monitor.storage.tables import OutboxRow
 from tests.support.digest_data import digest_config, stored_samples
 from tests.support.sites import SiteArticle, build_site

@@ -18,10 +18,10 @@ import pytest
 from monitor.config import Config
 from monitor.digest.run import Digests
 from monitor.digest.send import send_message
-from monitor.models import NewMessage
+from monitor.models import NewMessage, utcnow
 from monitor.settings import SmtpSettings
 from monitor.storage import digests as db
-from monitor.storage.store import Store, utcnow
+from monitor.storage.store import Store
 from tests.support.digest_data import SAMPLES, digest_config, stored_samples
 from tests.support.smtp import LocalSMTP, free_port, plain_text
 

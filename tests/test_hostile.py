@@ -24,9 +24,10 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from monitor.models import FeedRecord
 from monitor.pipeline import feeds as feed_rules
 from monitor.scheduler import build_scheduler
-from monitor.storage.store import FeedRecord, Store
+from monitor.storage.store import Store
 from tests.support.db import query
 from tests.support.sites import SiteArticle, build_site
 from tests.support.webserver import LocalWeb

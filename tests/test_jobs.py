@@ -18,10 +18,11 @@ from monitor import jobs
 from monitor.config import Config
 from monitor.daemon import open_pipeline
 from monitor.distributed.tasks import SCHEDULER_TASKS, WORKER_TASKS, build_task_app
+from monitor.models import FeedRecord
 from monitor.pipeline.match import build_matcher
 from monitor.pipeline.run import FeedReport
 from monitor.scheduler import build_scheduler, poll_feed_job
-from monitor.storage.store import FeedRecord, Store
+from monitor.storage.store import Store
 from tests.test_pipeline import configure
 
 # What a cluster's scheduler defers that is not work but the deciding of it: the daemon

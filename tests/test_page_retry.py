@@ -18,14 +18,14 @@ from monitor.config import Config, load_config
 from monitor.daemon import open_pipeline
 from monitor.digest.run import Digests
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
-from monitor.models import Document
+from monitor.models import ArticleView, Document
 from monitor.pipeline.fetch import is_transient
 from monitor.pipeline.match import Matcher, build_matcher
 from monitor.pipeline.retry import next_page_retry
 from monitor.pipeline.run import PassSummary, RetryReport
 from monitor.settings import PollingSettings
 from monitor.storage import retries
-from monitor.storage.store import ArticleView, Store
+from monitor.storage.store import Store
 from tests.support.db import query
 from tests.support.digest_data import digest_config
 from tests.support.sites import Site, SiteArticle, build_site

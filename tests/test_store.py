@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Article, FeedSpec, FeedState, TopicMatch
+from monitor.models import Article, DuplicateLink, FeedSpec, FeedState, TopicMatch
 from monitor.storage.engine import current_revision
-from monitor.storage.store import DuplicateLink, Store
+from monitor.storage.store import Store
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import click
 from monitor.cli.context import CliContext, pass_context
 
 if TYPE_CHECKING:
-    from monitor.storage.store import ArticleView
+    from monitor.models import ArticleView
 
 DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -22,10 +22,10 @@ from monitor.digest.group import select_stories
 from monitor.digest.run import Digests
 from monitor.errors import StorageError
 from monitor.log import get_logger
-from monitor.models import NewMessage, StoredItem
+from monitor.models import NewMessage, StoredItem, utcnow
 from monitor.settings import AlertSettings, SubscriberSettings
 from monitor.storage import digests as db
-from monitor.storage.store import Store, utcnow
+from monitor.storage.store import Store
 
 log = get_logger("monitor.digest.alerts")
 MAX_ALERT_STORIES = 5

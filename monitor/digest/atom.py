@@ -15,9 +15,9 @@ from xml.etree import ElementTree as ET
 
 from monitor.config import Config
 from monitor.digest.group import entry, safe_url
-from monitor.models import StoredItem
+from monitor.models import StoredItem, utcnow
 from monitor.storage import digests as db
-from monitor.storage.store import Store, utcnow
+from monitor.storage.store import Store
 from monitor.text import clean_line
 
 ATOM = "http://www.w3.org/2005/Atom"

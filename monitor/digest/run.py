@@ -34,10 +34,10 @@ from monitor.digest.group import Selection, select_stories
 from monitor.digest.send import send_message
 from monitor.errors import DeliveryError, UnknownSubscriberError
 from monitor.log import get_logger
-from monitor.models import Lease, NewMessage, QueuedMessage
+from monitor.models import Lease, NewMessage, QueuedMessage, utcnow
 from monitor.settings import SmtpSettings, SubscriberSettings
 from monitor.storage import digests as db
-from monitor.storage.store import Store, utcnow
+from monitor.storage.store import Store
 
 log = get_logger("monitor.digest")
 Sender = Callable[[SmtpSettings, bytes, str, list[str]], Awaitable[None]]

@@ -26,10 +26,10 @@ from monitor import jobs
 from monitor.config import Config
 from monitor.distributed import engine
 from monitor.log import get_logger
-from monitor.models import Entry
+from monitor.models import Entry, FeedRecord, utcnow
 from monitor.pipeline.run import Pipeline
 from monitor.storage import schedule
-from monitor.storage.store import FeedRecord, Store, utcnow
+from monitor.storage.store import Store
 from monitor.storage.thread import DatabaseThread
 
 log = get_logger("monitor.tasks")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from monitor.errors import InvalidURLError
 from monitor.log import get_logger
-from monitor.models import Article
+from monitor.models import Article, DuplicateLink, utcnow
 from monitor.pipeline.dedup import (
     DedupDecision,
     Fingerprint,
@@ -34,7 +34,7 @@ from monitor.pipeline.dedup import (
 )
 from monitor.pipeline.dedup import canonical_url as canonicalise
 from monitor.settings import DedupSettings
-from monitor.storage.store import DuplicateLink, Store, utcnow
+from monitor.storage.store import Store
 from monitor.storage.thread import DatabaseThread
 
 log = get_logger("monitor.dedup")

@@ -21,7 +21,16 @@ from monitor import metrics
 from monitor.config import Config
 from monitor.errors import ExtractError, FeedParseError, FetchError, StorageError
 from monitor.log import get_logger
-from monitor.models import Article, Document, Entry, ExtractedPage, FeedSpec, ParsedFeed
+from monitor.models import (
+    Article,
+    Document,
+    Entry,
+    ExtractedPage,
+    FeedRecord,
+    FeedSpec,
+    ParsedFeed,
+    utcnow,
+)
 from monitor.pipeline import feeds as feed_rules
 from monitor.pipeline.dedup import Fingerprint
 from monitor.pipeline.dedup_stage import Deduplicator, Folded
@@ -32,7 +41,7 @@ from monitor.pipeline.retry import next_page_retry
 from monitor.pipeline.sandbox import Sandbox
 from monitor.pipeline.wire import link_problem
 from monitor.storage import retries
-from monitor.storage.store import FeedRecord, Store, utcnow
+from monitor.storage.store import Store
 from monitor.storage.thread import DatabaseThread, LoopThread
 from monitor.text import clean_date, clean_line
 

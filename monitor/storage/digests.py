@@ -21,8 +21,10 @@ from monitor.models import (
     NewMessage,
     QueuedMessage,
     StoredItem,
+    utcnow,
 )
-from monitor.storage.store import Store, as_utc, utcnow
+from monitor.storage.session import as_utc
+from monitor.storage.store import Store
 from monitor.storage.tables import (
     AlertRow,
     ArticleRow,

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, select, update
 
-from monitor.models import Article, Entry
-from monitor.storage.store import Store, as_utc, match_rows, utcnow
+from monitor.models import Article, Entry, utcnow
+from monitor.storage.articles import match_rows
+from monitor.storage.session import as_utc
+from monitor.storage.store import Store
 from monitor.storage.tables import ArticleRow, EntryRow, FeedRow, MatchRow
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import Config, load_config
-from monitor.models import Article, FeedSpec, StoredItem, TermHit, TopicMatch
-from monitor.storage.store import DuplicateLink, Store
+from monitor.models import Article, DuplicateLink, FeedSpec, StoredItem, TermHit, TopicMatch
+from monitor.storage.store import Store
 
 T0 = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
 FEEDS = (
