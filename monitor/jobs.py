@@ -80,6 +80,15 @@ async def ingest_entries(work: Work, record: FeedRecord, entries: list[Entry]) -
     """Some of a feed's new entries (a worker's batch), then their alerts; the first
     failure is raised after the others are done, so the batch is retried."""
     outcomes = await work.pipeline.ingest_entries(record, entries)
+    log.info(
+        "entries.ingested",
+        feed=record.url,
+        entries=len(entries),
+        stored=sum(o in ("stored", "matched") for o in outcomes),
+        matched=outcomes.count("matched"),
+        duplicates=outcomes.count("duplicate"),
+        failed=sum(isinstance(o, BaseException) for o in outcomes),
+    )
     if "matched" in outcomes:
         await after_ingest(work)
     raise_first_failure(outcomes)

@@ -104,6 +104,16 @@ def test_three_workers_store_everything_once_and_mail_each_digest_once(
         if '"feed.polled"' in cluster.log(name)
     }
     assert len(workers_used) == 3  # the work really was spread
+    # Each worker's log counts what it stored (before: `stored=0` on every feed.polled).
+    events = [
+        json.loads(line)
+        for name in ("worker-0", "worker-1", "worker-2")
+        for line in cluster.log(name).splitlines()
+        if line.startswith("{")
+    ]
+    ingested = [e for e in events if e.get("event") == "entries.ingested"]
+    assert sum(e["stored"] + e["duplicates"] for e in ingested) == len(site.articles)
+    assert not [e for e in events if e.get("event") == "feed.polled" and "stored" in e]
 
 
 def test_a_worker_killed_mid_run_loses_and_doubles_nothing(

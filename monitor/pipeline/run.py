@@ -215,13 +215,21 @@ class Pipeline:
             return FeedReport(record.url, "failed", error=str(exc))
         metrics.FEED_POLLS.labels(report.outcome).inc()
         level = "warning" if report.outcome == "failed" else "info"
+        # Entries handed on to other workers are counted there (`entries.ingested`).
+        counts = (
+            {"queued": report.entries_new}
+            if self.entry_queue is not None
+            else {
+                "new": report.entries_new,
+                "stored": report.articles_stored,
+                "matched": report.articles_matched,
+                "duplicates": report.duplicates,
+            }
+        )
         getattr(bound, level)(
             "feed.polled",
             outcome=report.outcome,
-            new=report.entries_new,
-            stored=report.articles_stored,
-            matched=report.articles_matched,
-            duplicates=report.duplicates,
+            **counts,
             error=report.error,
             duration=round(time.monotonic() - started, 3),
         )
