@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
 from monitor.errors import FeedParseError
@@ -115,15 +117,71 @@ def test_html_to_text_keeps_paragraphs() -> None:
     assert html_to_text("plain") == "plain"
 
 
-@pytest.mark.skipif(not FEEDS.exists(), reason="sample feeds not present")
-@pytest.mark.parametrize("path", sorted(FEEDS.glob("*")) if FEEDS.exists() else [], ids=str)
-def test_sample_feeds_parse_or_fail_cleanly(path: Path) -> None:
-    """Every sample document gives entries or a FeedParseError, never another exception."""
-    try:
-        feed = parse_feed(path.read_bytes(), f"https://samples.example/{path.name}")
-    except FeedParseError:
+EXPECTED = json.loads((FEEDS / "expected.json").read_text(encoding="utf-8"))
+NOT_SAMPLES = {"README.md", "expected.json"}
+
+
+def test_every_sample_feed_is_described_and_present() -> None:
+    """A moved or missing data folder fails here (reading ``EXPECTED`` above fails first),
+    as does a sample without its expected values."""
+    samples = {path.name for path in FEEDS.iterdir()} - NOT_SAMPLES
+    assert samples == set(EXPECTED)
+    assert len(samples) >= 9
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_feedparser_still_reads_each_sample_as_recorded(name: str) -> None:
+    """What `expected.json` documents: feedparser's own reading, called as the README
+    there says. A feedparser upgrade that changes it fails here first."""
+    want = EXPECTED[name]
+    got = feedparser.parse(
+        (FEEDS / name).read_bytes(),
+        response_headers={"content-location": want["feed_url"], "content-type": "application/xml"},
+    )
+    exception = got.get("bozo_exception")
+    assert (got.get("version") or None, bool(got.bozo)) == (want["version"], want["bozo"])
+    assert (type(exception).__name__ if exception else None) == want["bozo_exception"]
+    assert got.get("encoding") == want["encoding"]
+    assert got.feed.get("title") == want["title"]
+    assert got.feed.get("language") == want["language"]
+    entries = [
+        {
+            "id": e.get("id"),
+            "link": e.get("link"),
+            "title": e.get("title"),
+            "published": _utc(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")),
+            "author": e.get("author"),
+        }
+        for e in got.entries
+    ]
+    assert entries == want["entries"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_sample_gives_the_recorded_entries_or_a_clean_error(name: str) -> None:
+    """The pipeline's parser on each sample: no feed where feedparser found no version;
+    otherwise one entry per recorded entry (one with neither link nor title is kept by
+    its text), with its absolute link, its GUID and its date."""
+    want = EXPECTED[name]
+    data = (FEEDS / name).read_bytes()
+    if not want["version"]:
+        with pytest.raises(FeedParseError):
+            parse_feed(data, want["feed_url"])
         return
-    assert all(entry.key for entry in feed.entries)
+    feed = parse_feed(data, want["feed_url"])
+    assert len(feed.entries) == len(want["entries"])
+    for entry, expected in zip(feed.entries, want["entries"], strict=True):
+        assert entry.key
+        assert entry.link == expected["link"]
+        assert entry.guid in (expected["id"], None)
+        published = entry.published.isoformat() if entry.published else None
+        assert published == expected["published"]
+
+
+def _utc(parsed: Any) -> str | None:
+    if not parsed:
+        return None
+    return datetime(*parsed[:6], tzinfo=UTC).isoformat()
 
 
 def _rss_dated(date: str) -> bytes:
