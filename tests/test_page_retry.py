@@ -21,8 +21,8 @@ from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
 from monitor.models import ArticleView, Document
 from monitor.pipeline.fetch import is_transient
 from monitor.pipeline.match import Matcher, build_matcher
-from monitor.pipeline.retry import next_page_retry
-from monitor.pipeline.run import PassSummary, RetryReport
+from monitor.pipeline.retry import RetryReport, next_page_retry
+from monitor.pipeline.run import PassSummary
 from monitor.settings import PollingSettings
 from monitor.storage import retries
 from monitor.storage.store import Store

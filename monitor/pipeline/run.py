@@ -37,7 +37,7 @@ from monitor.pipeline.dedup_stage import Deduplicator, Folded
 from monitor.pipeline.egress import check_url
 from monitor.pipeline.fetch import Fetcher, FetchResult, is_transient
 from monitor.pipeline.match import Matcher
-from monitor.pipeline.retry import next_page_retry
+from monitor.pipeline.retry import RetryReport, next_page_retry
 from monitor.pipeline.sandbox import Sandbox
 from monitor.pipeline.wire import link_problem
 from monitor.storage import retries
@@ -592,24 +592,6 @@ class Pipeline:
             signature=signature,
             story_id=story_id,
         )
-
-
-@dataclass
-class RetryReport:
-    """What one run of `Pipeline.retry_pages` did."""
-
-    retried: int = 0
-    recovered: int = 0  # the page arrived; its text replaced the summary
-    matched: int = 0  # of those, matched to a topic
-    failed: int = 0  # failed again, tried later
-    gave_up: int = 0  # failed again, for good (a permanent failure, or the last retry)
-
-    def count(self, outcome: str) -> None:
-        self.retried += 1
-        if outcome == "matched":
-            self.matched += 1
-            outcome = "recovered"
-        setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 def _host(url: str) -> str:
