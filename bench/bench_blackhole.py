@@ -39,10 +39,10 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support.prose import Prose  # noqa: E402
-from tests.support.smtp import free_port  # noqa: E402
-from tests.support.tcpproxy import TcpProxy  # noqa: E402
-from tests.support.webserver import LocalWeb  # noqa: E402
+from testkit.prose import Prose  # noqa: E402
+from testkit.smtp import free_port  # noqa: E402
+from testkit.tcpproxy import TcpProxy  # noqa: E402
+from testkit.webserver import LocalWeb  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -27,8 +27,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support.sites import build_site, load_devset_articles, synthetic_articles  # noqa: E402
-from tests.support.webserver import LocalWeb  # noqa: E402
+from testkit.sites import build_site, load_devset_articles, synthetic_articles  # noqa: E402
+from testkit.webserver import LocalWeb  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 

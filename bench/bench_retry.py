@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.support.prose import Prose  # noqa: E402
-from tests.support.webserver import LocalWeb  # noqa: E402
+from testkit.prose import Prose  # noqa: E402
+from testkit.webserver import LocalWeb  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 

@@ -38,8 +38,8 @@ import localweb  # noqa: E402
 import psycopg  # noqa: E402
 
 from monitor.distributed.engine import conninfo  # noqa: E402
-from tests.support.cluster import MONITOR, Cluster, count, write_cluster_config  # noqa: E402
-from tests.support.db import query  # noqa: E402
+from testkit.cluster import MONITOR, Cluster, count, write_cluster_config  # noqa: E402
+from testkit.db import query  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

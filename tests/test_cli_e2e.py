@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from tests.support.db import is_sqlite, query
-from tests.support.sites import Site, SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.db import is_sqlite, query
+from testkit.sites import Site, SiteArticle, build_site
+from testkit.webserver import LocalWeb
 
 MONITOR = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
 

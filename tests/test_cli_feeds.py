@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.opml import parse_opml
-from tests.support.sites import SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import SiteArticle, build_site
+from testkit.webserver import LocalWeb
 
 
 def invoke(config_dir: Path, *args: str) -> tuple[int, str, str]:

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DBAPIError
 
-from tests.support.db import query
-from tests.support.sites import Site, SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.db import query
+from testkit.sites import Site, SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_cli_e2e import MONITOR, _env, monitor, write_feeds
 
 KILLS = 20

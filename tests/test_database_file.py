@@ -27,8 +27,8 @@ import pytest
 from monitor.errors import DatabaseFileError, DatabaseMissingError, DatabaseReplacedError
 from monitor.models import Article, FeedSpec, TopicMatch
 from monitor.storage.store import Store
-from tests.support.sites import Site, SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import Site, SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_cli_e2e import MONITOR, _env, database, monitor, write_feeds
 
 pytestmark = pytest.mark.sqlite_only("the SQLite file itself: damage, deletion, backup")

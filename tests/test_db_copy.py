@@ -30,8 +30,8 @@ from monitor.storage.lock import StoreLock
 from monitor.storage.session import as_utc
 from monitor.storage.store import Store
 from monitor.storage.tables import ArticleRow, Base
-from tests.support.sites import SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_pipeline import configure, poll_once
 from tests.test_pipeline_dedup import syndicated_copy
 

@@ -15,8 +15,8 @@ import pytest
 from monitor.daemon import open_pipeline
 from monitor.pipeline import dedup_stage
 from monitor.pipeline.match import build_matcher
-from tests.support.sites import SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_pipeline import configure
 
 pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]

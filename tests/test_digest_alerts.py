@@ -17,10 +17,10 @@ from monitor.digest.run import Digests
 from monitor.settings import AlertSettings, SubscriberSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store
+from testkit.sites import SiteArticle, build_site
+from testkit.smtp import LocalSMTP, plain_text
+from testkit.webserver import LocalWeb
 from tests.support.digest_data import digest_config, sample_items, stored_samples
-from tests.support.sites import SiteArticle, build_site
-from tests.support.smtp import LocalSMTP, plain_text
-from tests.support.webserver import LocalWeb
 from tests.test_cli_e2e import monitor, write_feeds
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from monitor.models import utcnow
 from monitor.settings import SubscriberSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store
+from testkit.smtp import LocalSMTP
 from tests.support.digest_data import SAMPLES, T0, digest_config, stored_samples
-from tests.support.smtp import LocalSMTP
 from tests.test_cli_e2e import MONITOR
 
 

@@ -23,10 +23,10 @@ from monitor.scheduler import build_scheduler
 from monitor.storage import digests as db
 from monitor.storage.store import Store
 from monitor.storage.tables import OutboxRow
+from testkit.sites import SiteArticle, build_site
+from testkit.smtp import LocalSMTP, plain_text
+from testkit.webserver import LocalWeb
 from tests.support.digest_data import digest_config, stored_samples
-from tests.support.sites import SiteArticle, build_site
-from tests.support.smtp import LocalSMTP, plain_text
-from tests.support.webserver import LocalWeb
 from tests.test_cli_e2e import MONITOR, write_feeds
 
 

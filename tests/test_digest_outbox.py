@@ -22,8 +22,8 @@ from monitor.models import NewMessage, utcnow
 from monitor.settings import SmtpSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store
+from testkit.smtp import LocalSMTP, free_port, plain_text
 from tests.support.digest_data import SAMPLES, digest_config, stored_samples
-from tests.support.smtp import LocalSMTP, free_port, plain_text
 
 
 class Clock:

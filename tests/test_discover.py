@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from monitor.pipeline.discover import MAX_TAGS, DiscoveredFeed, discover_feeds
-from tests.support.sites import build_site, synthetic_articles
-from tests.support.webserver import LocalWeb
+from testkit.sites import build_site, synthetic_articles
+from testkit.webserver import LocalWeb
 
 WORDPRESS_HEAD = """<!DOCTYPE html>
 <html lang="en-US">

@@ -23,7 +23,7 @@ from monitor.pipeline import egress
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.wire import parse_url
 from monitor.settings import HttpSettings
-from tests.support.webserver import LocalWeb
+from testkit.webserver import LocalWeb
 
 PUBLIC = ipaddress.ip_address("93.184.215.14")
 LOOPBACK = ipaddress.ip_address("127.0.0.1")

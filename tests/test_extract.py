@@ -10,8 +10,8 @@ import pytest
 from monitor.errors import ExtractError
 from monitor.pipeline.extract import extract_page
 from monitor.pipeline.sandbox import Sandbox
-from tests.support.pages import render_page
-from tests.support.sites import SiteArticle
+from testkit.pages import render_page
+from testkit.sites import SiteArticle
 
 ARTICLE = SiteArticle(
     id="a1",

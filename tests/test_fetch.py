@@ -19,7 +19,7 @@ from monitor.pipeline.egress import EgressPolicy, IPAddress, check_url
 from monitor.pipeline.fetch import Fetcher, FetchResult
 from monitor.pipeline.fetch.decoding import BrotliDecoder
 from monitor.settings import HttpSettings
-from tests.support.webserver import LocalWeb
+from testkit.webserver import LocalWeb
 
 T = TypeVar("T")
 

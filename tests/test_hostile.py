@@ -28,9 +28,9 @@ from monitor.models import FeedRecord
 from monitor.pipeline import feeds as feed_rules
 from monitor.scheduler import build_scheduler
 from monitor.storage.store import Store
-from tests.support.db import query
-from tests.support.sites import SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.db import query
+from testkit.sites import SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_pipeline import configure, poll_once
 
 FILE_SECRET = "FILE-SECRET-7f3a9c"

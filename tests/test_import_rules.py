@@ -98,3 +98,24 @@ def test_no_module_grows_past_the_limit() -> None:
         if lines > LONG_MODULES.get(module, MAX_LINES):
             too_long[module] = lines
     assert too_long == {}
+
+
+def test_benchmarks_and_the_kit_import_nothing_from_the_tests() -> None:
+    """`bench/` and the shared kit (`testkit/`) stand on their own: what both need is in
+    `testkit/`, and `tests/` only uses it."""
+    root = PACKAGE.parent
+    wrong = []
+    for folder in ("bench", "testkit"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                wrong += [
+                    f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "tests"
+                ]
+    assert wrong == []

@@ -21,11 +21,11 @@ from monitor.errors import ConfigError
 from monitor.models import FeedSpec
 from monitor.storage import schedule
 from monitor.storage.store import Store
-from tests.support.cluster import MONITOR, REPO
-from tests.support.db import query
-from tests.support.sites import SiteArticle, build_site
-from tests.support.smtp import free_port
-from tests.support.webserver import LocalWeb
+from testkit.cluster import MONITOR, REPO
+from testkit.db import query
+from testkit.sites import SiteArticle, build_site
+from testkit.smtp import free_port
+from testkit.webserver import LocalWeb
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

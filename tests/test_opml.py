@@ -13,7 +13,7 @@ from monitor.models import FeedSpec
 from monitor.opml import parse_opml, write_opml
 from monitor.settings import FeedItem
 from monitor.text import clean_line
-from tests.support.webserver import LocalWeb
+from testkit.webserver import LocalWeb
 
 READER_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">

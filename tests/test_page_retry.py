@@ -26,11 +26,11 @@ from monitor.pipeline.run import PassSummary
 from monitor.settings import PollingSettings
 from monitor.storage import retries
 from monitor.storage.store import Store
-from tests.support.db import query
+from testkit.db import query
+from testkit.sites import Site, SiteArticle, build_site
+from testkit.smtp import LocalSMTP, plain_text
+from testkit.webserver import LocalWeb, _Static
 from tests.support.digest_data import digest_config
-from tests.support.sites import Site, SiteArticle, build_site
-from tests.support.smtp import LocalSMTP, plain_text
-from tests.support.webserver import LocalWeb, _Static
 from tests.test_cli_e2e import MONITOR, _env, monitor, write_feeds
 from tests.test_pipeline import configure
 

@@ -12,9 +12,9 @@ from monitor.errors import FeedParseError
 from monitor.models import ParsedFeed
 from monitor.pipeline import parse
 from monitor.pipeline.parse import parse_feed
-from tests.support.sites import FORMATS, SiteArticle, build_site, synthetic_articles
-from tests.support.syndication import FeedDoc, render_feed
-from tests.support.webserver import LocalWeb
+from testkit.sites import FORMATS, SiteArticle, build_site, synthetic_articles
+from testkit.syndication import FeedDoc, render_feed
+from testkit.webserver import LocalWeb
 from tests.test_hostile import billion_laughs, huge_author, item, many_items, rss
 from tests.test_parse import ATOM, FEEDS, RSS1, RSS2
 from tests.test_properties import FEEDS as BYTE_FEEDS

@@ -12,8 +12,8 @@ from monitor.daemon import open_pipeline
 from monitor.pipeline.match import build_matcher
 from monitor.pipeline.run import PassSummary
 from monitor.storage.store import Store
-from tests.support.sites import Site, SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import Site, SiteArticle, build_site
+from testkit.webserver import LocalWeb
 
 
 def configure(config_dir: Path, feed_urls: list[str], db_url: str | None = None) -> Config:

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.storage.store import Store
-from tests.support.sites import SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_pipeline import configure, poll_once
 
 

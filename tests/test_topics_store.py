@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
-from tests.support.sites import Site, SiteArticle, build_site
-from tests.support.webserver import LocalWeb
+from testkit.sites import Site, SiteArticle, build_site
+from testkit.webserver import LocalWeb
 from tests.test_cli_e2e import write_feeds
 
 

@@ -13,8 +13,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from tests.support.faults import MIB
-from tests.support.webserver import FIXED_DATE, LocalWeb
+from testkit.faults import MIB
+from testkit.webserver import FIXED_DATE, LocalWeb
 
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 

@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.cluster import MONITOR, Cluster, count, write_cluster_config
-from tests.support.db import query
-from tests.support.sites import Site, build_site, load_devset_articles, synthetic_articles
-from tests.support.smtp import LocalSMTP, free_port
-from tests.support.tcpproxy import TcpProxy
-from tests.support.webserver import LocalWeb
+from testkit.cluster import MONITOR, Cluster, count, write_cluster_config
+from testkit.db import query
+from testkit.sites import Site, build_site, load_devset_articles, synthetic_articles
+from testkit.smtp import LocalSMTP, free_port
+from testkit.tcpproxy import TcpProxy
+from testkit.webserver import LocalWeb
 
 pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]  # workers need PostgreSQL
 

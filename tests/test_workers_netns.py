@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.cluster import Cluster, count, write_cluster_config
-from tests.support.db import query
-from tests.support.sites import build_site, synthetic_articles
-from tests.support.webserver import LocalWeb
+from testkit.cluster import Cluster, count, write_cluster_config
+from testkit.db import query
+from testkit.sites import build_site, synthetic_articles
+from testkit.webserver import LocalWeb
 
 pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]  # workers need PostgreSQL
 

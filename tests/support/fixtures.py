@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.sites import SiteArticle, load_devset_articles
-from tests.support.webserver import LocalWeb
+from testkit.sites import SiteArticle, load_devset_articles
+from testkit.webserver import LocalWeb
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.webserver import LocalWeb
+from testkit.webserver import LocalWeb
 
 
 async def _run(web: LocalWeb, clients: int, requests: int, *, shared: bool) -> float:

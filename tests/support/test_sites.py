@@ -10,13 +10,13 @@ import httpx
 import pytest
 import trafilatura
 
-from tests.support.sites import (
+from testkit.sites import (
     Site,
     SiteArticle,
     build_site,
     synthetic_articles,
 )
-from tests.support.webserver import LocalWeb
+from testkit.webserver import LocalWeb
 
 VERSIONS = {"rss2": "rss20", "rss1": "rss10", "atom": "atom10"}
 BOILERPLATE = ("cookies", "All rights reserved", "Related", "Sign up", "Privacy policy")

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from tests.support.pages import Alternate, render_home, render_page, slug
-from tests.support.prose import Prose
-from tests.support.syndication import CONTENT_TYPES, FeedDoc, render_feed
-from tests.support.webserver import LocalWeb
+from testkit.pages import Alternate, render_home, render_page, slug
+from testkit.prose import Prose
+from testkit.syndication import CONTENT_TYPES, FeedDoc, render_feed
+from testkit.webserver import LocalWeb
 
 FORMATS = ("rss2", "rss1", "atom")
 TOPIC_LABELS = {"troops": "nk-troops", "pact": "nk-russia-pact"}
 """Dev-set label → topic id in ``config/topics.yaml``."""
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = Path(__file__).resolve().parents[1]
 DEVSET_PATHS = (
     _REPO / "tests" / "data" / "topic-devset.jsonl",
     _REPO.parent / "shared" / "data" / "topic-devset.jsonl",

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import unquote, urlsplit
 
-from tests.support.faults import FAULTS, Fault, linger_reset
+from testkit.faults import FAULTS, Fault, linger_reset
 
 FIXED_DATE = datetime(2024, 11, 4, 8, 0, tzinfo=UTC)
 """Default ``Last-Modified`` of a route; each change of a route's body adds an hour."""
@@ -130,7 +130,7 @@ class LocalWeb:
     def fault(self, path: str, kind: str, **params: Any) -> None:
         """Serve a misbehaving response at ``path``, replacing what was there.
 
-        Kinds and their parameters (defaults in `tests.support.faults`):
+        Kinds and their parameters (defaults in `testkit.faults`):
         ``slow`` (rate bytes/s, body or size, delay s before headers) · ``hang``
         (seconds, default until close) · ``endless`` (chunk) · ``reset`` (size, after,
         headers, rst) · ``gzip_bomb`` (size decoded) · ``redirect`` (to, status) ·

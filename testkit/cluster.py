@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tests.support.db import query
+from testkit.db import query
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 MONITOR = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
 
 
