@@ -26,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from monitor.config import Config
 from monitor.digest.alerts import check_alerts
 from monitor.digest.run import DeliveryReport, Digests
+from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.models import Entry, FeedRecord, utcnow
 from monitor.pipeline.retry import check_every_seconds
@@ -192,8 +193,6 @@ def cron_for(every: timedelta) -> str:
 async def guarded(name: str, work: Awaitable[object], **context: object) -> None:
     """Run a job for a scheduler that must never die of it: cancellation (the daemon's
     shutdown, after its grace) and storage errors are logged, and a bug is logged loudly."""
-    from monitor.errors import StorageError
-
     try:
         await work
     except asyncio.CancelledError:

@@ -211,7 +211,6 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> No
 
 # Every periodic job of any configuration has its task (which ones are deferred depends
 # on the configuration: `build_task_app`).
-PERIODIC_NAMES = ("retry_pages", "deliver_outbox", "prune", "write_atom")
 WORKER_TASKS: dict[str, tuple[engine.TaskFunction, str]] = {
     "poll_feed": (poll_feed, engine.QUEUE_POLL),
     "ingest_entries": (ingest_entries, engine.QUEUE_PAGE),
