@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import localweb  # noqa: E402
 import psycopg  # noqa: E402
 
-from monitor.distributed.engine import conninfo  # noqa: E402
+from monitor.runtime.workers.engine import conninfo  # noqa: E402
 from testkit.cluster import MONITOR, Cluster, count, write_cluster_config  # noqa: E402
 from testkit.db import query  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The one list of work, which both runtimes run the same way.
 
-The daemon runs these functions from APScheduler (`monitor.scheduler`), the workers
-from procrastinate (`monitor.distributed.tasks`); a runtime decides only when and
+The daemon runs these functions from APScheduler (`monitor.runtime.daemon`), the workers
+from procrastinate (`monitor.runtime.workers.tasks`); a runtime decides only when and
 where. The periodic work and its periods are `periodic`: both runtimes schedule exactly
 that list (``tests/test_jobs.py``), so a job added here runs in both or fails CI.
 

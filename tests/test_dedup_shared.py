@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.daemon import open_pipeline
 from monitor.pipeline import dedup_stage
 from monitor.pipeline.match import build_matcher
+from monitor.runtime.resources import open_pipeline
 from testkit.sites import SiteArticle, build_site
 from testkit.webserver import LocalWeb
 from tests.test_pipeline import configure

@@ -19,7 +19,7 @@ from monitor.config import load_config
 from monitor.digest.run import Digests
 from monitor.jobs import subscriber_trigger
 from monitor.models import utcnow
-from monitor.scheduler import build_scheduler
+from monitor.runtime.daemon import build_scheduler
 from monitor.storage import digests as db
 from monitor.storage.store import Store
 from monitor.storage.tables import OutboxRow

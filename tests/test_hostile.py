@@ -26,7 +26,7 @@ import yaml
 
 from monitor.models import FeedRecord
 from monitor.pipeline import feeds as feed_rules
-from monitor.scheduler import build_scheduler
+from monitor.runtime.daemon import build_scheduler
 from monitor.storage.store import Store
 from testkit.db import query
 from testkit.sites import SiteArticle, build_site
@@ -534,10 +534,10 @@ def test_a_locked_database_fails_the_poll_and_the_next_poll_recovers(
     """Another process holding the write lock: the poll is recorded as failed, not raised."""
     import asyncio
 
-    from monitor.daemon import open_pipeline
     from monitor.jobs import Work
     from monitor.pipeline.match import build_matcher
-    from monitor.scheduler import poll_feed_job
+    from monitor.runtime.daemon import poll_feed_job
+    from monitor.runtime.resources import open_pipeline
     from monitor.storage import engine
 
     monkeypatch.setattr(engine, "SQLITE_BUSY_MS", 200)

@@ -16,12 +16,12 @@ from croniter import croniter
 
 from monitor import jobs
 from monitor.config import Config
-from monitor.daemon import open_pipeline
-from monitor.distributed.tasks import SCHEDULER_TASKS, WORKER_TASKS, build_task_app
 from monitor.models import FeedRecord
 from monitor.pipeline.match import build_matcher
 from monitor.pipeline.run import FeedReport
-from monitor.scheduler import build_scheduler, poll_feed_job
+from monitor.runtime.daemon import build_scheduler, poll_feed_job
+from monitor.runtime.resources import open_pipeline
+from monitor.runtime.workers.tasks import SCHEDULER_TASKS, WORKER_TASKS, build_task_app
 from monitor.storage.store import Store
 from tests.test_pipeline import configure
 
@@ -164,7 +164,7 @@ def test_the_daemons_drain_waits_for_its_own_jobs_only() -> None:
     (a client's housekeeping, a heartbeat) does not hold the stop for the grace."""
     from typing import Any, cast
 
-    from monitor.daemon import _drain
+    from monitor.runtime.daemon import _drain
 
     async def go() -> tuple[list[str], bool]:
         work = jobs.Work(pipeline=cast(Any, None), digests=cast(Any, None))

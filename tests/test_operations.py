@@ -15,10 +15,10 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.distributed.engine import conninfo
-from monitor.distributed.tasks import due_slot
 from monitor.errors import ConfigError
 from monitor.models import FeedSpec
+from monitor.runtime.workers.engine import conninfo
+from monitor.runtime.workers.tasks import due_slot
 from monitor.storage import schedule
 from monitor.storage.store import Store
 from testkit.cluster import MONITOR, REPO

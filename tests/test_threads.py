@@ -23,10 +23,10 @@ from procrastinate.testing import InMemoryConnector
 
 from monitor import metrics
 from monitor.config import load_config
-from monitor.daemon import open_pipeline
 from monitor.digest.run import DeliveryReport
-from monitor.distributed import tasks
 from monitor.pipeline.match import build_matcher
+from monitor.runtime.resources import open_pipeline
+from monitor.runtime.workers import tasks
 from monitor.storage.thread import DatabaseThread, LoopThread, close_together
 
 

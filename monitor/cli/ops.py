@@ -26,7 +26,7 @@ def run(ctx: CliContext) -> None:
     ctx.setup_logging()
     import asyncio
 
-    from monitor.daemon import run_daemon
+    from monitor.runtime.daemon import run_daemon
 
     try:
         asyncio.run(run_daemon(config, matcher))
@@ -48,7 +48,7 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
     import asyncio
 
     from monitor import jobs
-    from monitor.daemon import open_pipeline
+    from monitor.runtime.resources import open_pipeline
     from monitor.storage.lock import StoreLock
 
     async def one_pass() -> dict[str, Any]:

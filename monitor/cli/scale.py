@@ -34,7 +34,7 @@ def worker(ctx: CliContext, concurrency: int | None, metrics_listen: str | None)
     """Run a worker: poll feeds, ingest pages and send mail queued in PostgreSQL."""
     config, matcher = ctx.config(), ctx.matcher()
     ctx.setup_logging()
-    from monitor.distributed.process import run_worker
+    from monitor.runtime.workers.process import run_worker
 
     concurrency = concurrency or config.settings.workers.concurrency
     work = run_worker(config, matcher, concurrency=concurrency, metrics_listen=metrics_listen)
@@ -48,7 +48,7 @@ def scheduler(ctx: CliContext, metrics_listen: str | None) -> None:
     """Run a scheduler: queue due feeds and digests (any number may run at once)."""
     config = ctx.config()
     ctx.setup_logging()
-    from monitor.distributed.process import run_scheduler
+    from monitor.runtime.workers.process import run_scheduler
 
     _run_or_exit(run_scheduler(config, metrics_listen=metrics_listen))
 

@@ -1,16 +1,13 @@
-"""Building the long-lived parts of a process, and the daemon's life cycle.
+"""The long-lived resources of a process, opened in one place for every runtime.
 
-`open_pipeline` is the one place that creates the store, the HTTP client, the
-extraction pool and the matcher; `monitor run` and `monitor poll --once` both
-use it. `run_daemon` adds the scheduler and stops cleanly on SIGTERM/SIGINT:
-intake stops first, work in flight is given a grace period, then abandoned
-safely (nothing half-written: every write is one transaction).
+`open_pipeline` creates the store, the HTTP client, the extraction pool and the matcher's
+pipeline, and releases them in reverse order; `monitor run`, `monitor poll --once` and the
+workers all use it. `serve_metrics` serves ``/metrics`` and ``/healthz`` for a process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -24,12 +21,10 @@ from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.match import Matcher
 from monitor.pipeline.run import EntryQueue, Pipeline
 from monitor.pipeline.sandbox import Sandbox
-from monitor.storage.lock import StoreLock
 from monitor.storage.store import Store
 from monitor.storage.thread import close_together
 
 if TYPE_CHECKING:
-    from monitor.jobs import Work
     from monitor.metrics import Liveness
 
 log = get_logger("monitor.daemon")
@@ -113,45 +108,6 @@ async def open_store(url: str, stop: asyncio.Event | None) -> Store:
             raise
 
 
-async def run_daemon(config: Config, matcher: Matcher) -> None:
-    """Poll on schedule until SIGTERM or SIGINT, or until the database file is unusable
-    (`open_pipeline` raises that once the daemon has stopped)."""
-    from monitor import jobs
-    from monitor.scheduler import build_scheduler
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    listen = config.settings.metrics.listen
-    serving = serve_metrics(config, "daemon", listen) if listen else None
-    with StoreLock.for_url(config.settings.database.url):
-        async with open_pipeline(config, matcher, stop=stop) as pipeline:
-            if serving is not None:
-                serving.liveness.watch("database_thread", pipeline.database.busy_seconds)
-            work = jobs.Work.of(pipeline)
-            scheduler = build_scheduler(work, config)
-            scheduler.start()
-            log.info(
-                "daemon.started",
-                feeds=len(config.feeds),
-                topics=len(matcher.topics),
-                database=_redacted(config.settings.database.url),
-            )
-            await stop.wait()
-            log.info("daemon.stopping")
-            grace = config.settings.polling.shutdown_grace_seconds
-            pipeline.stop_deadline = loop.time() + grace
-            # Paused, not shut down: APScheduler's shutdown cancels the jobs running
-            # now at once, and they are to have their grace.
-            scheduler.pause()
-            await _drain(work, pipeline.stop_deadline)
-            scheduler.shutdown(wait=False)
-    if serving is not None:
-        await serving.close()
-    log.info("daemon.stopped")
-
-
 class FileWatch:
     """Stops the daemon at the first sign that its database file needs an operator.
 
@@ -232,28 +188,3 @@ def serve_metrics(config: Config, role: str, listen: str) -> MetricsServing:
         )
         return MetricsServing(beat, liveness, None)
     return MetricsServing(beat, liveness, server)
-
-
-async def _drain(work: Work, deadline: float) -> None:
-    """Let the daemon's jobs in flight (polls, digests, periodic work) finish until
-    ``deadline`` (loop time), then cancel them. Only its own jobs: other tasks on the
-    loop (the heartbeat behind ``/healthz``, a client's housekeeping) are not waited for.
-
-    A cancelled mail whose server already has it whole still waits for its answer and
-    records it (`monitor.digest.send`), in the mail thread, which `open_pipeline` gives
-    up to ``smtp.timeout`` to finish."""
-    if not work.running:
-        return
-    grace_left = max(0.0, deadline - asyncio.get_running_loop().time())
-    _, still_running = await asyncio.wait(set(work.running), timeout=grace_left)
-    for task in still_running:
-        task.cancel()
-    if still_running:
-        log.warning("daemon.abandoned_work", tasks=len(still_running))
-        await asyncio.gather(*still_running, return_exceptions=True)
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -20,11 +20,11 @@ from typing import Any
 from procrastinate import App
 
 from monitor.config import Config
-from monitor.daemon import MetricsServing, open_pipeline, open_store, serve_metrics
-from monitor.distributed import engine
-from monitor.distributed.tasks import Runtime, build_task_app, entry_queue
 from monitor.log import get_logger
 from monitor.pipeline.match import Matcher
+from monitor.runtime.resources import MetricsServing, open_pipeline, open_store, serve_metrics
+from monitor.runtime.workers import engine
+from monitor.runtime.workers.tasks import Runtime, build_task_app, entry_queue
 
 log = get_logger("monitor.worker")
 

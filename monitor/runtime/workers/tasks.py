@@ -24,10 +24,10 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from monitor import jobs
 from monitor.config import Config
-from monitor.distributed import engine
 from monitor.log import get_logger
 from monitor.models import Entry, FeedRecord, utcnow
 from monitor.pipeline.run import Pipeline
+from monitor.runtime.workers import engine
 from monitor.storage import schedule
 from monitor.storage.store import Store
 from monitor.storage.thread import DatabaseThread
