@@ -27,7 +27,6 @@ MAX_LINES = 400
 # Past the limit today; each may shrink, none may grow (issue 14: split them).
 LONG_MODULES = {
     "config.py": 412,
-    "pipeline/parse.py": 404,
     "pipeline/run.py": 598,
     "storage/copy.py": 551,
 }

@@ -12,6 +12,8 @@ from monitor.errors import FeedParseError
 from monitor.models import ParsedFeed
 from monitor.pipeline import parse
 from monitor.pipeline.parse import parse_feed
+from monitor.pipeline.parse.fast import parse_fast
+from monitor.pipeline.parse.reference import parse_with_feedparser
 from testkit.sites import FORMATS, SiteArticle, build_site, synthetic_articles
 from testkit.syndication import FeedDoc, render_feed
 from testkit.webserver import LocalWeb
@@ -27,7 +29,7 @@ def reference(body: bytes, url: str, content_type: str | None = None) -> ParsedF
     if not body.strip():
         raise FeedParseError(url, "the response body is empty")
     bounded, cut_reason = parse.bound_document(body)
-    return parse._parse_with_feedparser(bounded, url, content_type, cut_reason)
+    return parse_with_feedparser(bounded, url, content_type, cut_reason)
 
 
 def outcome(fn: object, body: bytes, url: str, content_type: str | None) -> object:
@@ -40,7 +42,7 @@ def outcome(fn: object, body: bytes, url: str, content_type: str | None) -> obje
 def assert_same(body: bytes, url: str = URL, content_type: str | None = None) -> bool:
     """Both paths agree; returns whether the fast path took the document."""
     bounded, _ = parse.bound_document(body)
-    took = bool(body.strip()) and parse._parse_fast(bounded, url, content_type) is not None
+    took = bool(body.strip()) and parse_fast(bounded, url, content_type) is not None
     assert outcome(parse_feed, body, url, content_type) == outcome(
         reference, body, url, content_type
     )
