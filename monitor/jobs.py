@@ -28,9 +28,9 @@ from monitor.digest.alerts import check_alerts
 from monitor.digest.run import DeliveryReport, Digests
 from monitor.errors import StorageError
 from monitor.log import get_logger
-from monitor.models import Entry, FeedRecord, utcnow
+from monitor.models import Entry, FeedRecord, FeedReport, utcnow
 from monitor.pipeline.retry import check_every_seconds
-from monitor.pipeline.run import FeedReport, Pipeline, raise_first_failure
+from monitor.pipeline.run import Pipeline, raise_first_failure
 from monitor.settings import SubscriberSettings
 from monitor.storage import schedule
 

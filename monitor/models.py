@@ -300,3 +300,42 @@ class DuplicateLink:
 def utcnow() -> datetime:
     """The clock of every stage and store call: aware, in UTC."""
     return datetime.now(UTC)
+
+
+@dataclass
+class FeedReport:
+    """What one feed's poll did."""
+
+    url: str
+    outcome: str  # fetched | not_modified | unchanged | failed
+    entries_new: int = 0
+    articles_stored: int = 0
+    articles_matched: int = 0
+    duplicates: int = 0
+    error: str | None = None
+    capped: int = 0  # new entries left for later by the daily cap
+    bad_links: list[str] = field(default_factory=list)  # "URL: why it cannot be fetched"
+
+
+@dataclass
+class PassSummary:
+    """The JSON summary of `monitor poll --once`."""
+
+    feeds: int = 0
+    feeds_failed: int = 0
+    entries_new: int = 0
+    articles_stored: int = 0
+    articles_matched: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, report: FeedReport) -> None:
+        self.feeds += 1
+        self.entries_new += report.entries_new
+        self.articles_stored += report.articles_stored
+        self.articles_matched += report.articles_matched
+        self.duplicates += report.duplicates
+        if report.outcome == "failed":
+            self.feeds_failed += 1
+            self.failures.append({"feed": report.url, "error": report.error or ""})

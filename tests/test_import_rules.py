@@ -2,8 +2,8 @@
 breaks one fails CI. See the README's layout section.
 
 - `storage/` imports nothing from `pipeline/`, `digest/`, the runtimes or `cli/`;
-- the stages of `pipeline/` import no storage, except the two modules that put storage
-  at the stages' edge (`run.py`, the orchestrator, and `dedup_stage.py`);
+- the stages of `pipeline/` import no storage, except the modules that put storage at
+  the stages' edge (`run.py`, the orchestrator, `page_retries.py` and `dedup_stage.py`);
 - `digest/compose.py` and `digest/group.py` import no SQL module;
 - `jobs.py` and everything under it import no runtime; nothing but `cli/` imports the
   runtimes (`runtime/`) or `cli/`;
@@ -22,12 +22,15 @@ import monitor
 
 PACKAGE = Path(monitor.__file__).parent
 RUNTIMES = ("monitor.runtime",)
-STORAGE_AT_THE_EDGE = {"pipeline/run.py", "pipeline/dedup_stage.py"}
+STORAGE_AT_THE_EDGE = {
+    "pipeline/run.py",
+    "pipeline/page_retries.py",
+    "pipeline/dedup_stage.py",
+}
 MAX_LINES = 400
 # Past the limit today; each may shrink, none may grow (issue 14: split them).
 LONG_MODULES = {
     "config.py": 412,
-    "pipeline/run.py": 598,
     "storage/copy.py": 551,
 }
 

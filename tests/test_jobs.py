@@ -16,9 +16,8 @@ from croniter import croniter
 
 from monitor import jobs
 from monitor.config import Config
-from monitor.models import FeedRecord
+from monitor.models import FeedRecord, FeedReport
 from monitor.pipeline.match import build_matcher
-from monitor.pipeline.run import FeedReport
 from monitor.runtime.daemon import build_scheduler, poll_feed_job
 from monitor.runtime.resources import open_pipeline
 from monitor.runtime.workers.tasks import SCHEDULER_TASKS, WORKER_TASKS, build_task_app

@@ -17,11 +17,10 @@ from sqlalchemy.exc import DBAPIError
 from monitor.config import Config, load_config
 from monitor.digest.run import Digests
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
-from monitor.models import ArticleView, Document
+from monitor.models import ArticleView, Document, PassSummary
 from monitor.pipeline.fetch import is_transient
 from monitor.pipeline.match import Matcher, build_matcher
 from monitor.pipeline.retry import RetryReport, next_page_retry
-from monitor.pipeline.run import PassSummary
 from monitor.runtime.resources import open_pipeline
 from monitor.settings import PollingSettings
 from monitor.storage import retries

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, load_config
+from monitor.models import PassSummary
 from monitor.pipeline.match import build_matcher
-from monitor.pipeline.run import PassSummary
 from monitor.runtime.resources import open_pipeline
 from monitor.storage.store import Store
 from testkit.sites import Site, SiteArticle, build_site

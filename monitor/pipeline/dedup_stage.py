@@ -12,19 +12,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.errors import InvalidURLError
 from monitor.log import get_logger
-from monitor.models import Article, DuplicateLink, utcnow
+from monitor.models import Article, utcnow
 from monitor.pipeline.dedup import (
-    DedupDecision,
     Fingerprint,
     NearDuplicateIndex,
     Signature,
     SignatureError,
-    StoryDecision,
     StoryFeatures,
     StoryIndex,
     decide,
@@ -33,6 +30,7 @@ from monitor.pipeline.dedup import (
     story_features,
 )
 from monitor.pipeline.dedup import canonical_url as canonicalise
+from monitor.pipeline.folding import Folded
 from monitor.settings import DedupSettings
 from monitor.storage.store import Store
 from monitor.storage.thread import DatabaseThread
@@ -43,33 +41,8 @@ PRUNES_CHECK_SECONDS = 60.0
 PRUNE_CLOCK_MARGIN = timedelta(minutes=10)
 
 
-@dataclass(frozen=True, slots=True)
-class Folded:
-    """What the dedup stage decided for one article, ready for `Store.save_article`."""
-
-    fingerprint: Fingerprint
-    decision: DedupDecision
-    story: StoryDecision | None
-
-    @property
-    def link(self) -> DuplicateLink:
-        if not self.decision.is_duplicate:
-            return DuplicateLink(None, None, None, None)
-        d = self.decision
-        return DuplicateLink(d.original_id, d.kind, d.reason, d.similarity)
-
-    @property
-    def content_hash(self) -> str | None:
-        return self.fingerprint.content_hash
-
-    @property
-    def signature(self) -> bytes | None:
-        sig = self.fingerprint.signature
-        return sig.to_bytes() if sig is not None and not self.decision.is_duplicate else None
-
-
 class Deduplicator:
-    """The dedup indexes of one process.
+    """The dedup indexes of one process (the `Folding` of the pipeline).
 
     ``shared``: other processes write articles to the same database (PostgreSQL
     workers). Then every fold-and-save runs inside `exclusive`, which holds the

@@ -13,37 +13,35 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from dataclasses import replace
+from datetime import timedelta
 
 from monitor import metrics
 from monitor.config import Config
-from monitor.errors import ExtractError, FeedParseError, FetchError, StorageError
+from monitor.errors import FeedParseError, FetchError, StorageError
 from monitor.log import get_logger
 from monitor.models import (
-    Article,
-    Document,
     Entry,
-    ExtractedPage,
     FeedRecord,
+    FeedReport,
     FeedSpec,
     ParsedFeed,
+    PassSummary,
     utcnow,
 )
 from monitor.pipeline import feeds as feed_rules
-from monitor.pipeline.dedup import Fingerprint
-from monitor.pipeline.dedup_stage import Deduplicator, Folded
+from monitor.pipeline import page_retries
 from monitor.pipeline.egress import check_url
-from monitor.pipeline.fetch import Fetcher, FetchResult, is_transient
+from monitor.pipeline.fetch import Fetcher, FetchResult
+from monitor.pipeline.folding import Folding
+from monitor.pipeline.ingest import ingest_entry
 from monitor.pipeline.match import Matcher
-from monitor.pipeline.retry import RetryReport, next_page_retry
+from monitor.pipeline.retry import RetryReport
 from monitor.pipeline.sandbox import Sandbox
 from monitor.pipeline.wire import link_problem
-from monitor.storage import retries
 from monitor.storage.store import Store
 from monitor.storage.thread import DatabaseThread, LoopThread
-from monitor.text import clean_date, clean_line
+from monitor.text import clean_line
 
 log = get_logger("monitor.pipeline")
 
@@ -51,63 +49,11 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
-PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
-RETRY_LEASE = timedelta(minutes=15)
-"""A claimed retry not finished by then (its process died) is claimed again."""
 RETRIES_PER_RUN = 200
 
 EntryQueue = Callable[[FeedRecord, list[Entry]], Awaitable[None]]
 """Where a feed's new entries go instead of being ingested in this process (workers)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PageFetch:
-    """A page fetched and extracted, or why not; ``transient``: worth asking again later."""
-
-    page: ExtractedPage | None
-    final_url: str
-    error: str | None
-    transient: bool = False
-
-
-@dataclass
-class FeedReport:
-    """What one feed's poll did."""
-
-    url: str
-    outcome: str  # fetched | not_modified | unchanged | failed
-    entries_new: int = 0
-    articles_stored: int = 0
-    articles_matched: int = 0
-    duplicates: int = 0
-    error: str | None = None
-    capped: int = 0  # new entries left for later by the daily cap
-    bad_links: list[str] = field(default_factory=list)  # "URL: why it cannot be fetched"
-
-
-@dataclass
-class PassSummary:
-    """The JSON summary of `monitor poll --once`."""
-
-    feeds: int = 0
-    feeds_failed: int = 0
-    entries_new: int = 0
-    articles_stored: int = 0
-    articles_matched: int = 0
-    duplicates: int = 0
-    seconds: float = 0.0
-    failures: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, report: FeedReport) -> None:
-        self.feeds += 1
-        self.entries_new += report.entries_new
-        self.articles_stored += report.articles_stored
-        self.articles_matched += report.articles_matched
-        self.duplicates += report.duplicates
-        if report.outcome == "failed":
-            self.feeds_failed += 1
-            self.failures.append({"feed": report.url, "error": report.error or ""})
 
 
 def raise_first_failure(outcomes: Sequence[object]) -> None:
@@ -128,6 +74,8 @@ class Pipeline:
         sandbox: Sandbox,
         matcher: Matcher,
         *,
+        database: DatabaseThread,
+        dedup: Folding,
         entry_queue: EntryQueue | None = None,
     ) -> None:
         self.config = config
@@ -136,20 +84,18 @@ class Pipeline:
         self.sandbox = sandbox
         self.matcher = matcher
         self.entry_queue = entry_queue
-        self.database = DatabaseThread()  # every store call made from the loop runs there
+        self.database = database  # every store call made from the loop runs there
         self.mail = LoopThread("mail")  # digests and alerts: the store, then SMTP
         self.stop_deadline: float | None = None  # loop time; set when the daemon stops
-        # On PostgreSQL other processes may store articles too.
-        self.dedup = Deduplicator(
-            store,
-            config.settings.dedup,
-            shared=store.dialect == "postgresql",
-            database=self.database,
-        )
+        self.dedup = dedup
         self._specs = {spec.url: spec for spec in config.feeds}
         polling = config.settings.polling
-        self._pages = asyncio.Semaphore(polling.concurrency * 2)
+        self.page_slots = asyncio.Semaphore(polling.concurrency * 2)
         self._feeds = asyncio.Semaphore(polling.concurrency)
+
+    def spec_for(self, url: str) -> FeedSpec | None:
+        """The configured feed at ``url`` (None: removed from the config since)."""
+        return self._specs.get(url)
 
     async def poll_all(
         self,
@@ -195,7 +141,7 @@ class Pipeline:
         finishes before the caller sees a failure: none is left running unowned, racing
         the next poll of this feed."""
         return await asyncio.gather(
-            *(self.ingest_entry(record, entry) for entry in entries), return_exceptions=True
+            *(ingest_entry(self, record, entry) for entry in entries), return_exceptions=True
         )
 
     async def poll_feed(self, record: FeedRecord) -> FeedReport:
@@ -383,216 +329,7 @@ class Pipeline:
         seen = await self.database.run(self.store.entries_seen_since, record.id, since)
         return max(cap - seen, 0)
 
-    async def ingest_entry(self, record: FeedRecord, entry: Entry) -> str:
-        """Take one new entry all the way to storage; returns what became of it."""
-        outcome = await self._ingest(record, entry)
-        if outcome == "duplicate":
-            metrics.ARTICLES_FOLDED.inc()
-        else:
-            metrics.ARTICLES_STORED.inc()
-        if outcome == "matched":
-            metrics.ARTICLES_MATCHED.inc()
-        return outcome
-
-    async def _ingest(self, record: FeedRecord, entry: Entry) -> str:
-        spec = self._specs.get(record.url, FeedSpec(record.url, record.name))
-        if entry.link is None:
-            # Nothing to fetch: the entry is the article, identified within its feed.
-            url = f"{record.url}#entry-{hashlib.sha256(entry.key.encode()).hexdigest()[:16]}"
-            return await self._save(record, entry, self._article(spec, entry, None, None, url))
-        canonical = self.dedup.canonical_url(entry.link)
-        known = await self.database.run(self.store.by_canonical_url, canonical)
-        if known is not None:
-            await self.database.run(
-                self.store.record_entry, record.id, entry.key, entry.link, known
-            )
-            return "duplicate"
-        async with self._pages:
-            fetched = await self._fetch_page(entry.link)
-        article = self._article(spec, entry, fetched.page, fetched.error, fetched.final_url)
-        retry_at = None
-        if fetched.transient:
-            polling = self.config.settings.polling
-            retry_at = next_page_retry(0, utcnow(), utcnow(), polling)
-        return await self._save(record, entry, article, fetched.page, fetched.final_url, retry_at)
-
-    async def _fetch_page(self, url: str) -> PageFetch:
-        try:
-            with metrics.timed("fetch_page"):
-                result = await self.fetcher.get(url, accept=PAGE_ACCEPT)
-        except FetchError as exc:
-            log.info("page.fetch_failed", url=url, status=exc.status, error=exc.reason)
-            return PageFetch(None, url, str(exc), transient=is_transient(exc))
-        try:
-            with metrics.timed("extract"):
-                page = await self.sandbox.extract(result.body, result.final_url)
-        except ExtractError as exc:
-            log.info("page.extract_failed", url=url, error=exc.reason)
-            return PageFetch(None, result.final_url, str(exc), transient=exc.transient)
-        if len(page.text) < self.config.settings.extraction.min_text_chars:
-            reason = f"extracted text too short ({len(page.text)} characters)"
-            return PageFetch(page, result.final_url, reason)
-        return PageFetch(page, result.final_url, None)
-
-    def _article(
-        self,
-        spec: FeedSpec,
-        entry: Entry,
-        page: ExtractedPage | None,
-        error: str | None,
-        final_url: str,
-    ) -> Article:
-        use_page = page is not None and error is None
-        text = page.text if use_page and page else entry.summary
-        title = entry.title or (page.title if page and page.title else "") or final_url
-        language = (page.language if page else None) or spec.language
-        url = entry.link or final_url
-        canonical = (
-            self.dedup.canonical_url(
-                url, page_canonical=page.canonical_url if page else None, final_url=final_url
-            )
-            if entry.link
-            else final_url
-        )
-        document = Document(title=title, text=text, language=language)
-        now = utcnow()  # the fetch time, near enough: a date far after it is unknown
-        published = clean_date(entry.published, now) or clean_date(
-            page.published if page else None, now
-        )
-        with metrics.timed("match"):
-            matches = self.matcher.match(document)
-        return Article(
-            url=url,
-            feed_url=spec.url,
-            entry_key=entry.key,
-            title=title,
-            text=text,
-            outlet=spec.name or (page.site_name if page else None) or _host(url),
-            published=published,
-            language=language,
-            author=entry.author or (page.author if page else None),
-            canonical_url=canonical,
-            extract_error=error,
-            matches=matches,
-        )
-
-    async def _save(
-        self,
-        record: FeedRecord,
-        entry: Entry,
-        article: Article,
-        page: ExtractedPage | None = None,
-        final_url: str | None = None,
-        retry_at: datetime | None = None,
-    ) -> str:
-        """Fold duplicates and stories, then store."""
-        fingerprint = self.dedup.fingerprint(
-            article, page.canonical_url if page else None, final_url or article.url
-        )
-        with metrics.timed("dedup_store"):
-            async with self.dedup.exclusive():
-                folded = await self.database.run(
-                    self._fold_and_save, record, entry, article, fingerprint, retry_at
-                )
-        if folded.decision.is_duplicate:
-            return "duplicate"
-        return "matched" if any(m.matched for m in article.matches) else "stored"
-
-    def _fold_and_save(
-        self,
-        record: FeedRecord,
-        entry: Entry,
-        article: Article,
-        fingerprint: Fingerprint,
-        retry_at: datetime | None,
-    ) -> Folded:
-        """Decide, store and index as one call in the database thread, so the in-memory
-        indexes and the store never disagree within this process (and, inside
-        `Deduplicator.exclusive`, in none of those sharing the store)."""
-        folded = self.dedup.fold(article, fingerprint)
-        story = folded.story
-        article_id = self.store.save_article(
-            record.id,
-            entry.key,
-            article,
-            content_hash=folded.content_hash,
-            signature=folded.signature,
-            duplicate=folded.link,
-            story_id=story.story_id if story else None,
-            own_story=story is not None and story.story_id is None,
-            retry_at=retry_at,
-        )
-        self.dedup.remember(article_id, folded, article)
-        return folded
-
-    # --- pages that failed for a transient reason, fetched again ----------------------------
-
     async def retry_pages(self, limit: int = RETRIES_PER_RUN) -> RetryReport:
-        """Fetch again the pages whose retry is due (`monitor.pipeline.retry`); store the
-        text and matches of those that arrive. The daemon, the workers and ``poll
-        --once`` all call this."""
-        report = RetryReport()
-        due = await self.database.run(retries.claim_due, self.store, utcnow(), RETRY_LEASE, limit)
-        if not due:
-            return report
-        outcomes = await asyncio.gather(*(self._retry_page(i) for i in due), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, str):
-                report.count(outcome)
-        raise_first_failure(outcomes)  # their claims' lease runs out: they are tried again
-        return report
-
-    async def _retry_page(self, item: retries.PageRetry) -> str:
-        link = item.entry.link or ""
-        bound = log.bind(url=link, article=item.article_id, retry=item.retries_done)
-        async with self._pages:
-            fetched = await self._fetch_page(link)
-        if fetched.error is not None:
-            polling = self.config.settings.polling
-            now = utcnow()
-            retry_at = (
-                next_page_retry(item.retries_done, item.first_attempt, now, polling)
-                if fetched.transient
-                else None
-            )
-            await self.database.run(
-                retries.save_failure, self.store, item.article_id, fetched.error, retry_at
-            )
-            outcome = "failed" if retry_at else "gave_up"
-            bound.info("page.retried", outcome=outcome, error=fetched.error)
-            return outcome
-        spec = self._specs.get(item.feed_url, FeedSpec(item.feed_url))
-        article = self._article(spec, item.entry, fetched.page, None, fetched.final_url)
-        page_canonical = fetched.page.canonical_url if fetched.page else None
-        fingerprint = self.dedup.fingerprint(article, page_canonical, fetched.final_url)
-        async with self.dedup.exclusive():
-            await self.database.run(self._refold_and_save, item, article, fingerprint)
-        matched = [m.topic_id for m in article.matches if m.matched]
-        bound.info(
-            "page.retried", outcome="recovered", text_chars=len(article.text), matched=matched
-        )
-        return "matched" if matched else "recovered"
-
-    def _refold_and_save(
-        self, item: retries.PageRetry, article: Article, fingerprint: Fingerprint
-    ) -> None:
-        """`_fold_and_save` for a stored article whose page arrived on a retry."""
-        signature, story_id = self.dedup.refold(
-            item.article_id,
-            article,
-            fingerprint,
-            story_id=item.story_id,
-            duplicate=item.duplicate_of is not None,
-        )
-        retries.save_page(
-            self.store,
-            item.article_id,
-            article,
-            content_hash=fingerprint.content_hash,
-            signature=signature,
-            story_id=story_id,
-        )
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or url
+        """Fetch again the pages whose retry is due; the daemon, the workers and ``poll
+        --once`` all call this (`monitor.pipeline.page_retries`)."""
+        return await page_retries.retry_due(self, limit)

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 from monitor.config import Config
 from monitor.errors import DatabaseFileError, DatabaseReplacedError, StorageError
 from monitor.log import get_logger
+from monitor.pipeline.dedup_stage import Deduplicator
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.match import Matcher
 from monitor.pipeline.run import EntryQueue, Pipeline
 from monitor.pipeline.sandbox import Sandbox
 from monitor.storage.store import Store
-from monitor.storage.thread import close_together
+from monitor.storage.thread import DatabaseThread, close_together
 
 if TYPE_CHECKING:
     from monitor.metrics import Liveness
@@ -60,7 +61,24 @@ async def open_pipeline(
     try:
         store.check_integrity()
         async with Fetcher(config.settings.http) as fetcher:
-            pipeline = Pipeline(config, store, fetcher, sandbox, matcher, entry_queue=entry_queue)
+            database = DatabaseThread()
+            # On PostgreSQL other processes may store articles too.
+            dedup = Deduplicator(
+                store,
+                config.settings.dedup,
+                shared=store.dialect == "postgresql",
+                database=database,
+            )
+            pipeline = Pipeline(
+                config,
+                store,
+                fetcher,
+                sandbox,
+                matcher,
+                database=database,
+                dedup=dedup,
+                entry_queue=entry_queue,
+            )
             try:
                 yield pipeline
             finally:
