@@ -24,12 +24,11 @@ from pydantic import ValidationError
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.models import FeedSpec, TopicDefinition
 from monitor.settings import FeedFile, Settings, TopicFile
+from monitor.yaml_file import LineIndex, read_yaml, where
 
 DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
 ENV_PREFIX = "MONITOR_"
 SECRET_KEYS = {("smtp", "password")}
-# LibYAML parses the same documents about ten times faster than PyYAML's pure-Python parser.
-_Loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Read, merge and validate all configuration; raise `ConfigError` listing every problem."""
     settings_path = config_path(path)
     problems: list[ConfigProblem] = []
-    raw, lines = _read_yaml(settings_path, problems)
+    raw, lines = read_yaml(settings_path, problems)
     raw = raw if isinstance(raw, dict) else {}
     for key in SECRET_KEYS:
         if _dig(raw, key) not in (None, ""):
             problems.append(
                 ConfigProblem(
-                    _where(settings_path, lines, key),
+                    where(settings_path, lines, key),
                     ".".join(key),
                     "secrets are not read from files; remove it and set "
                     f"{ENV_PREFIX}{'__'.join(k.upper() for k in key)} in the environment",
@@ -82,7 +81,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if settings is not None and settings.smtp.user and settings.smtp.password is None:
         problems.append(
             ConfigProblem(
-                _where(settings_path, lines, ("smtp", "user")),
+                where(settings_path, lines, ("smtp", "user")),
                 "smtp.password",
                 "smtp.user is set but no password was given; set MONITOR_SMTP__PASSWORD",
             )
@@ -106,7 +105,7 @@ def _check_subscriptions(
             key: tuple[str | int, ...] = ("subscribers", index, "name")
             problems.append(
                 ConfigProblem(
-                    _where(path, lines, key),
+                    where(path, lines, key),
                     f"subscribers[{index}].name",
                     f"subscriber name {subscriber.name!r} is used twice; names must be unique",
                 )
@@ -126,7 +125,7 @@ def _check_subscriptions(
             known = ", ".join(sorted(topic_ids)) or "none"
             problems.append(
                 ConfigProblem(
-                    _where(path, lines, key),
+                    where(path, lines, key),
                     dotted,
                     f"no topic {topic!r} in the topic file (known: {known})",
                 )
@@ -151,7 +150,7 @@ def load_feed_file(
             problems.append(ConfigProblem(str(path), "", str(exc)))
             return ()
     else:
-        raw, lines = _read_yaml(path, problems, text)
+        raw, lines = read_yaml(path, problems, text)
         if raw is None and text is None and not path.exists():
             return ()
         parsed = _validate(FeedFile, raw if raw is not None else {}, path, lines, problems)
@@ -173,7 +172,7 @@ def _check_duplicates(
         if url in seen:
             problems.append(
                 ConfigProblem(
-                    _where(path, lines, ("feeds", index, "url")),
+                    where(path, lines, ("feeds", index, "url")),
                     f"feeds[{index}].url",
                     f"{url} is listed twice (also at feeds[{seen[url]}]); remove one",
                 )
@@ -185,7 +184,7 @@ def load_topic_file(
     path: Path, problems: list[ConfigProblem]
 ) -> tuple[tuple[TopicDefinition, ...], dict[str, tuple[str, ...]]]:
     """Topic definitions and term lists; seed files are read here, relative to the topic file."""
-    raw, lines = _read_yaml(path, problems)
+    raw, lines = read_yaml(path, problems)
     parsed = _validate(TopicFile, raw if raw is not None else {}, path, lines, problems)
     if parsed is None:
         return (), {}
@@ -195,7 +194,7 @@ def load_topic_file(
         if topic.id in seen:
             problems.append(
                 ConfigProblem(
-                    _where(path, lines, ("topics", index, "id")),
+                    where(path, lines, ("topics", index, "id")),
                     f"topics[{index}].id",
                     f"topic id {topic.id!r} is used twice; ids must be unique",
                 )
@@ -210,7 +209,7 @@ def load_topic_file(
             except OSError as exc:
                 problems.append(
                     ConfigProblem(
-                        _where(path, lines, ("topics", index, "seeds", seed_index)),
+                        where(path, lines, ("topics", index, "seeds", seed_index)),
                         f"topics[{index}].seeds[{seed_index}]",
                         f"cannot read seed document {seed_path}: {exc.strerror or exc}",
                     )
@@ -221,125 +220,6 @@ def load_topic_file(
 
 
 # --- helpers ----------------------------------------------------------------
-
-LineIndex = dict[tuple[str | int, ...], int]
-
-
-def _read_yaml(
-    path: Path, problems: list[ConfigProblem], text: str | None = None
-) -> tuple[Any, LineIndex]:
-    """Parse a YAML file (or ``text`` as its content), keeping the line of every key so
-    errors can point at it."""
-    try:
-        if text is None:
-            text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        problems.append(ConfigProblem(str(path), "", "file not found; create it or fix the path"))
-        return None, {}
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(ConfigProblem(str(path), "", f"cannot read the file: {exc}"))
-        return None, {}
-    try:
-        loader = _Loader(text)  # parsed once: the nodes give the lines, then the data
-        try:
-            node = loader.get_single_node()
-            if node is not None:
-                _check_expansion(node)
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except _AliasProblem as exc:
-        problems.append(ConfigProblem(f"{path}:{exc.line}", "", exc.reason))
-        return None, {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        reason = getattr(exc, "problem", None) or str(exc)
-        problems.append(ConfigProblem(where, "", f"invalid YAML: {reason}"))
-        return None, {}
-    lines: LineIndex = {}
-    if node is not None:
-        _index_lines(node, (), lines)
-    return data, lines
-
-
-MAX_YAML_VALUES = 100_000
-"""How many values a config file may hold once its aliases are written out.
-
-The shipped files hold a few thousand. Topic files travel between colleagues, and nine
-levels of ``&a [*a, *a, …]`` — a few hundred bytes — stand for 387 million values, which
-every walk over the document (line index, validation) would visit."""
-
-
-class _AliasProblem(Exception):
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _check_expansion(root: yaml.Node, limit: int = MAX_YAML_VALUES) -> None:
-    """Refuse a document whose aliases expand beyond ``limit`` values or refer to
-    themselves, counting each shared node once (so the check is linear in the file)."""
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()  # on the path from the root: an alias to one is a loop
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        if finished:
-            open_nodes.discard(id(node))
-            size = 1 + sum(sizes[id(child)] for child in _children(node))
-            if size > limit:
-                raise _AliasProblem(
-                    node.start_mark.line + 1,
-                    f"aliases expand this value to more than {limit:,} values (an alias "
-                    "bomb?); write the values out, or refer to them fewer times",
-                )
-            sizes[id(node)] = size
-            continue
-        if id(node) in sizes:
-            continue
-        open_nodes.add(id(node))
-        stack.append((node, True))
-        for child in _children(node):
-            if id(child) in open_nodes:
-                raise _AliasProblem(
-                    child.start_mark.line + 1,
-                    "this alias refers to itself (a value that contains its own anchor); "
-                    "a configuration value must be finite",
-                )
-            if id(child) not in sizes:
-                stack.append((child, False))
-
-
-def _index_lines(node: yaml.Node, path: tuple[str | int, ...], out: LineIndex) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*path, key), out)
-            out[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_lines(item, (*path, index), out)
-
-
-def _where(path: Path, lines: LineIndex, key: tuple[str | int, ...]) -> str:
-    """``file:line`` for the deepest part of ``key`` that the file has."""
-    for depth in range(len(key), -1, -1):
-        line = lines.get(tuple(key[:depth]))
-        if line is not None and depth > 0:
-            return f"{path}:{line}"
-    return str(path)
 
 
 def _validate(
@@ -352,7 +232,7 @@ def _validate(
             loc = tuple(error["loc"])
             key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
             problems.append(
-                ConfigProblem(_where(path, lines, loc), key.lstrip("."), _explain(error))
+                ConfigProblem(where(path, lines, loc), key.lstrip("."), _explain(error))
             )
         return None
 

@@ -16,14 +16,8 @@ from monitor.cli import main
 from monitor.errors import CopyError
 from monitor.models import Article, DuplicateLink, FeedSpec, FeedState, NewMessage, TopicMatch
 from monitor.storage import copy as copy_module
-from monitor.storage.copy import (
-    CopyReport,
-    Progress,
-    TableCount,
-    copy_database,
-    head_revision,
-    schema_tables,
-)
+from monitor.storage.copy import CopyReport, TableCount, copy_database, head_revision
+from monitor.storage.copy_tables import Progress, schema_tables
 from monitor.storage.digests import mark_sent, record_alert, record_outbox
 from monitor.storage.engine import MIGRATIONS, create_store_engine, current_revision, upgrade
 from monitor.storage.lock import StoreLock

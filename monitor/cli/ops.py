@@ -212,7 +212,8 @@ def copy(ctx: CliContext, target: str, source: str | None, replace: bool) -> Non
     end: exit 0 when every table matches, 1 when one does not or the copy is refused.
     """
     from monitor.errors import CopyError
-    from monitor.storage.copy import Progress, copy_database, shown
+    from monitor.storage.copy import copy_database, shown
+    from monitor.storage.copy_tables import Progress
 
     source_url = source or ctx.config().settings.database.url
     live = sys.stderr.isatty()
