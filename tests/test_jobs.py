@@ -1,7 +1,7 @@
 """Both runtimes schedule exactly the periodic work of `monitor.jobs`, with the same
 periods: the daemon's APScheduler jobs and the cluster's procrastinate periodic tasks
 are read back and compared with `jobs.periodic`, so that the next job added to one
-runtime alone fails here."""
+runtime alone fails here. Each subscriber's digest is due at the same moments in both."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ from monitor.models import FeedRecord, FeedReport
 from monitor.pipeline.match import build_matcher
 from monitor.runtime.daemon import build_scheduler, poll_feed_job
 from monitor.runtime.resources import open_pipeline
-from monitor.runtime.workers.tasks import SCHEDULER_TASKS, WORKER_TASKS, build_task_app
+from monitor.runtime.workers.tasks import (
+    SCHEDULER_TASKS,
+    WORKER_TASKS,
+    build_task_app,
+    due_slot,
+)
 from monitor.storage.store import Store
 from tests.test_pipeline import configure
 
@@ -65,6 +70,67 @@ def test_the_cluster_defers_every_periodic_job_with_the_same_period(config: Conf
     assert set(work) == {job.name for job in jobs.periodic(config)}
     for job in jobs.periodic(config):
         assert period_of(work[job.name]) == job.every, (job.name, work[job.name])
+
+
+SUBSCRIBERS = """subscribers:
+  - name: berlin
+    email: berlin@desk.test
+    topics: [nk-troops]
+    schedule: daily 07:30
+    timezone: Europe/Berlin
+  - name: seoul
+    email: seoul@desk.test
+    topics: [nk-troops]
+    schedule: hourly :15
+    timezone: Asia/Seoul
+  - name: weekdays
+    email: weekdays@desk.test
+    topics: [nk-troops]
+    schedule: "0 9 * * 1-5"
+    timezone: America/New_York
+"""
+
+
+def test_both_runtimes_send_each_digest_at_the_same_times(
+    config_dir: Path, database_url: str
+) -> None:
+    """The daemon fires its cron job; the cluster's scheduler asks every minute which
+    digest's time fell within it (`due_slot`). Over a week that crosses the end of
+    summer time in Europe and America, both give the same moments."""
+    with (config_dir / "monitor.yaml").open("a", encoding="utf-8") as settings:
+        settings.write(SUBSCRIBERS)
+    config = configure(config_dir, [])
+    store = Store.open(database_url)
+    try:
+        work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
+        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    start = datetime(2026, 10, 23, tzinfo=UTC)
+    end = start + timedelta(days=8)
+    sent: dict[str, list[datetime]] = {}
+    for subscriber in config.settings.subscribers:
+        trigger = scheduler.get_job(f"digest:{subscriber.name}").trigger
+        daemon: list[datetime] = []
+        fire = trigger.get_next_fire_time(None, start)
+        while fire is not None and fire < end:
+            daemon.append(fire.astimezone(UTC))
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        cluster_trigger = jobs.subscriber_trigger(subscriber)
+        ticks = (
+            start + timedelta(minutes=m) for m in range(int((end - start).total_seconds() // 60))
+        )
+        cluster = [slot for tick in ticks if (slot := due_slot(cluster_trigger, tick)) is not None]
+        assert cluster == daemon, subscriber.name
+        sent[subscriber.name] = daemon
+    # Europe leaves summer time on 25 October 2026: 07:30 in Berlin is 05:30, then 06:30 UTC.
+    assert [t.strftime("%d %H:%M") for t in sent["berlin"][1:4]] == [
+        "24 05:30",
+        "25 06:30",
+        "26 06:30",
+    ]
+    assert len(sent["seoul"]) == 8 * 24
+    assert len(sent["weekdays"]) == 6  # Fri 23, Mon 26 – Fri 30
 
 
 def test_every_periodic_job_is_a_worker_task() -> None:

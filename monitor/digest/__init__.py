@@ -1,2 +1,3 @@
 """Digests and alerts: what a subscriber has not received, composed (compose.py, pure),
-recorded in the outbox and sent (run.py, send.py), on schedule (jobs.py)."""
+recorded in the outbox and sent (run.py, send.py). When is decided by `monitor.jobs` and
+the runtimes, never here."""
