@@ -13,6 +13,7 @@ password) are accepted from the environment only.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +69,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
                 )
             )
             _pop(raw, key)
-    _apply_env_overrides(raw, os.environ)
-    settings = _validate(Settings, raw, settings_path, lines, problems)
-
+    from_env = _apply_env_overrides(raw, os.environ)
+    settings = _validate(Settings, raw, settings_path, lines, problems, from_env)
     base = settings_path.parent
-    feeds_path = _resolve(base, os.environ.get("MONITOR_FEEDS") or (settings and settings.feeds))
-    topics_path = _resolve(base, os.environ.get("MONITOR_TOPICS") or (settings and settings.topics))
+    if settings is not None:
+        written = settings.database.url
+        settings = _anchor_paths(settings, base, from_env)
+        _check_database_moved(written, settings.database.url, settings_path, lines, problems)
+    feeds_path = _file_path("MONITOR_FEEDS", base, settings and settings.feeds)
+    topics_path = _file_path("MONITOR_TOPICS", base, settings and settings.topics)
     feeds = load_feed_file(feeds_path, problems) if feeds_path else ()
     topics, term_lists = load_topic_file(topics_path, problems) if topics_path else ((), {})
     if settings is not None and topics_path is not None:
@@ -223,7 +227,12 @@ def load_topic_file(
 
 
 def _validate(
-    model: Any, raw: Any, path: Path, lines: LineIndex, problems: list[ConfigProblem]
+    model: Any,
+    raw: Any,
+    path: Path,
+    lines: LineIndex,
+    problems: list[ConfigProblem],
+    from_env: Mapping[tuple[str, ...], str] | None = None,
 ) -> Any:
     try:
         return model.model_validate(raw)
@@ -231,10 +240,21 @@ def _validate(
         for error in exc.errors():
             loc = tuple(error["loc"])
             key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-            problems.append(
-                ConfigProblem(where(path, lines, loc), key.lstrip("."), _explain(error))
-            )
+            variable = _variable_for(loc, from_env or {})
+            place = f"environment variable {variable}" if variable else where(path, lines, loc)
+            problems.append(ConfigProblem(place, key.lstrip("."), _explain(error)))
         return None
+
+
+def _variable_for(
+    loc: tuple[str | int, ...], from_env: Mapping[tuple[str, ...], str]
+) -> str | None:
+    """The environment variable that set ``loc`` or a section above it, if one did."""
+    for depth in range(len(loc), 0, -1):
+        variable = from_env.get(tuple(str(part) for part in loc[:depth]))
+        if variable is not None:
+            return variable
+    return None
 
 
 def _explain(error: Mapping[str, Any]) -> str:
@@ -248,8 +268,12 @@ def _explain(error: Mapping[str, Any]) -> str:
     return f"{error['msg']} (got {shown})"
 
 
-def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Fold ``MONITOR_SECTION__KEY=value`` into the raw settings, parsing values as YAML."""
+def _apply_env_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str]
+) -> dict[tuple[str, ...], str]:
+    """Fold ``MONITOR_SECTION__KEY=value`` into the raw settings, parsing values as YAML;
+    which keys were set so, and by which variable (a problem with one names it)."""
+    applied: dict[tuple[str, ...], str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
@@ -268,6 +292,8 @@ def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> Non
                 target[key] = child
             target = child
         target[keys[-1]] = parsed if parsed is not None else value
+        applied[tuple(keys)] = name
+    return applied
 
 
 def _dig(raw: Mapping[str, Any], key: tuple[str, ...]) -> Any:
@@ -290,3 +316,77 @@ def _resolve(base: Path, value: str | os.PathLike[str] | None) -> Path | None:
         return None
     path = Path(value)
     return path if path.is_absolute() else base / path
+
+
+def _file_path(variable: str, base: Path, from_settings: str | None) -> Path | None:
+    """A file named by ``variable`` (relative to the working directory, as a shell user
+    expects), else by the settings (relative to the settings file)."""
+    named = os.environ.get(variable)
+    if named:
+        return Path(named)
+    return _resolve(base, from_settings)
+
+
+def _anchor_paths(
+    settings: Settings, base: Path, from_env: Mapping[tuple[str, ...], str]
+) -> Settings:
+    """The settings with every relative path made absolute: against the settings file's
+    folder when the file gave it, against the working directory when the environment did,
+    so that where the daemon is started from never changes which files it uses."""
+    database, digest = settings.database, settings.digest
+    url = make_url_absolute(database.url, Path.cwd() if ("database", "url") in from_env else base)
+    if url != database.url:
+        database = database.model_copy(update={"url": url})
+    atom_dir = digest.atom_dir
+    if atom_dir and not Path(atom_dir).is_absolute():
+        anchor = Path.cwd() if ("digest", "atom_dir") in from_env else base
+        digest = digest.model_copy(update={"atom_dir": str((anchor / atom_dir).resolve())})
+    return settings.model_copy(update={"database": database, "digest": digest})
+
+
+_SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>[^?]*)(?P<query>\?.*)?", re.S)
+
+
+def make_url_absolute(url: str, base: Path) -> str:
+    """A SQLite URL with a relative file path made absolute against ``base``; any other
+    URL (PostgreSQL, in-memory SQLite, an absolute path) unchanged. Read without
+    SQLAlchemy, which `monitor check` does not load."""
+    database = _sqlite_file(url)
+    if database is None or database.is_absolute():
+        return url
+    found = _SQLITE_URL.fullmatch(url)
+    assert found is not None  # _sqlite_file matched it
+    return f"{found['scheme']}:///{(base / database).resolve()}{found['query'] or ''}"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for any other database or for memory."""
+    found = _SQLITE_URL.fullmatch(url)
+    if found is None or found["path"] in ("", ":memory:") or found["path"].startswith("file:"):
+        return None
+    return Path(found["path"])
+
+
+def _check_database_moved(
+    written: str, anchored: str, path: Path, lines: LineIndex, problems: list[ConfigProblem]
+) -> None:
+    """Refuse to start on a new, empty database beside the settings file while the one
+    an earlier version used (the same path, relative to the working directory) exists:
+    the stored articles would seem lost, and the next digest would re-send old news."""
+    if written == anchored:
+        return
+    old_file = _sqlite_file(make_url_absolute(written, Path.cwd()))
+    new_file = _sqlite_file(anchored)
+    if old_file is None or new_file is None or old_file == new_file:
+        return
+    if old_file.exists() and not new_file.exists():
+        problems.append(
+            ConfigProblem(
+                where(path, lines, ("database", "url")),
+                "database.url",
+                f"a relative SQLite path is relative to the settings file, so this names "
+                f"{new_file}, which does not exist; the database is at {old_file} (relative "
+                "to the working directory, as earlier versions read it): move it there, or "
+                "give its absolute path",
+            )
+        )

@@ -24,7 +24,8 @@ class Section(BaseModel):
 
 class DatabaseSettings(Section):
     url: str = "sqlite:///data/monitor.db"
-    """SQLAlchemy URL. Relative SQLite paths are relative to the working directory."""
+    """SQLAlchemy URL. A relative SQLite path is relative to the settings file (to the
+    working directory when it comes from ``MONITOR_DATABASE__URL``)."""
 
 
 class HttpSettings(Section):

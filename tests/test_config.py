@@ -34,7 +34,8 @@ def test_shipped_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_config(REPO / "config" / "monitor.yaml")
     assert 25 <= len(config.feeds) <= 40
     assert {topic.id for topic in config.topics} >= {"nk-troops", "nk-russia-pact"}
-    assert config.settings.database.url.startswith("sqlite:///data/")
+    # relative to the settings file: the repository's data/, wherever it is started from
+    assert config.settings.database.url == f"sqlite:///{REPO}/data/monitor.db"
 
 
 def test_every_problem_is_listed_with_line_and_key(tmp_path: Path) -> None:
@@ -98,7 +99,48 @@ def test_env_override_with_a_wrong_value_is_reported(
     path = write_config(tmp_path, "feeds: feeds.yaml\n")
     monkeypatch.setenv("MONITOR_POLLING__CONCURRENCY", "many")
     (problem,) = problems_of(path)
-    assert "polling.concurrency" in problem
+    assert problem.startswith("environment variable MONITOR_POLLING__CONCURRENCY: ")
+    assert "polling.concurrency" in problem and "'many'" in problem
+
+
+def test_an_unknown_key_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, "feeds: feeds.yaml\npolling:\n  interval_minutes: 15\n")
+    monkeypatch.setenv("MONITOR_POLLING__INTERVL", "3")
+    (problem,) = problems_of(path)
+    assert problem.startswith("environment variable MONITOR_POLLING__INTERVL: polling.intervl:")
+    assert "monitor.yaml" not in problem
+
+
+def test_the_sqlite_file_is_found_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative path in the settings file is relative to that file, as it says."""
+    (tmp_path / "cfg").mkdir()
+    path = write_config(tmp_path / "cfg", "database:\n  url: sqlite:///data/m.db\n")
+    urls = set()
+    for folder in (tmp_path, tmp_path / "cfg", Path("/")):
+        monkeypatch.chdir(folder)
+        urls.add(load_config(path).settings.database.url)
+    assert urls == {f"sqlite:///{tmp_path / 'cfg' / 'data' / 'm.db'}"}
+
+
+def test_paths_from_the_environment_are_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cfg").mkdir()
+    path = write_config(tmp_path / "cfg", "feeds: feeds.yaml\n")
+    shutil.copy(tmp_path / "cfg" / "topics.yaml", tmp_path / "cfg" / "topics-edit.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MONITOR_TOPICS", "cfg/topics-edit.yaml")
+    monkeypatch.setenv("MONITOR_DATABASE__URL", "sqlite:///here.db")
+    monkeypatch.setenv("MONITOR_DIGEST__ATOM_DIR", "atom")
+    config = load_config(path)
+    assert config.topics_path == Path("cfg/topics-edit.yaml")
+    assert config.topics
+    assert config.settings.database.url == f"sqlite:///{tmp_path / 'here.db'}"
+    assert config.settings.digest.atom_dir == str(tmp_path / "atom")
 
 
 def test_env_points_at_other_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,3 +215,16 @@ def test_a_few_aliases_still_work(tmp_path: Path) -> None:
     )
     config = load_config(path)
     assert [feed.language for feed in config.feeds] == ["en", "en"]
+
+
+def test_a_database_left_where_earlier_versions_looked_is_named_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cfg").mkdir()
+    path = write_config(tmp_path / "cfg", "database:\n  url: sqlite:///data/m.db\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "m.db").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:2: database.url: ")
+    assert str(tmp_path / "data" / "m.db") in problem and "move it" in problem

@@ -93,9 +93,7 @@ def write_topic_feeds(store: Store, config: Config) -> list[Path]:
     folder = config.settings.digest.atom_dir
     if not folder:
         return []
-    base = Path(folder)
-    if not base.is_absolute():
-        base = config.settings_path.parent / base
+    base = Path(folder)  # absolute: `load_config` anchors it
     written = []
     for topic in config.topics:
         path = base / f"{topic.id}.xml"
