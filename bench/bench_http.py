@@ -115,7 +115,8 @@ async def httpx_over_aiohttp(urls: Sequence[str], validators: Validators) -> Cou
     import httpx
     from httpx_aiohttp import AiohttpTransport
 
-    from monitor.pipeline.egress import EgressPolicy, GuardedConnector
+    from monitor.pipeline.addresses import EgressPolicy
+    from monitor.pipeline.egress import GuardedConnector
 
     connector = GuardedConnector(EgressPolicy(allow_private_networks=True), limit=CONCURRENCY)
     session = aiohttp.ClientSession(connector=connector, trust_env=False)

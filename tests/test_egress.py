@@ -19,7 +19,7 @@ import pytest
 from yarl import URL
 
 from monitor.errors import BlockedURLError, FetchError
-from monitor.pipeline import egress
+from monitor.pipeline import addresses, egress
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.wire import parse_url
 from monitor.settings import HttpSettings
@@ -282,15 +282,15 @@ def test_the_settings_still_let_through_any_address_that_is_not_public(
 
 def test_metadata_is_refused_even_for_an_allowed_host() -> None:
     allowlist = egress.EgressPolicy(allowed_hosts=frozenset({HOST}))
-    for address in egress.METADATA_ADDRESSES:
+    for address in addresses.METADATA_ADDRESSES:
         assert "metadata" in (egress.address_refusal(address, allowlist, HOST) or "")
 
 
 def test_the_table_is_the_registries() -> None:
     """Each range in the code is the narrowest one for some address above, and the other way
     round: a range added to or dropped from the code without this test's table fails here."""
-    found = {egress.special_range(ipaddress.ip_address(a)) for a, _ in SPECIAL_ADDRESSES}
-    assert found == set(egress.IPV4_SPECIAL + egress.IPV6_SPECIAL)
+    found = {addresses.special_range(ipaddress.ip_address(a)) for a, _ in SPECIAL_ADDRESSES}
+    assert found == set(addresses.IPV4_SPECIAL + addresses.IPV6_SPECIAL)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from monitor.errors import BlockedURLError, FetchError, ResponseTooLargeError
 from monitor.pipeline import egress
-from monitor.pipeline.egress import EgressPolicy, IPAddress, check_url
+from monitor.pipeline.addresses import EgressPolicy, IPAddress
+from monitor.pipeline.egress import check_url
 from monitor.pipeline.fetch import Fetcher, FetchResult
 from monitor.pipeline.fetch.decoding import BrotliDecoder
 from monitor.settings import HttpSettings

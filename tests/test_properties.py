@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
 import unicodedata
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 from monitor.errors import BlockedURLError, FeedParseError, FetchError
 from monitor.models import ParsedFeed
 from monitor.pipeline import egress
-from monitor.pipeline.egress import EgressPolicy, check_url
+from monitor.pipeline.addresses import EgressPolicy
+from monitor.pipeline.egress import check_url
 from monitor.pipeline.fetch.client import MAX_RETRY_AFTER, parse_retry_after
 from monitor.pipeline.parse import parse_feed
 from monitor.text import clean_line, clean_link, clean_text
@@ -72,7 +74,7 @@ def test_check_url_allows_or_refuses_with_a_fetch_error(url: str, private: bool)
 
     async def resolve(host: str, port: int, where: str) -> list[egress.IPAddress]:
         try:
-            return [egress.ipaddress.ip_address(host.strip("[]"))]
+            return [ipaddress.ip_address(host.strip("[]"))]
         except ValueError:
             return await _no_dns(host, port, where)
 

@@ -40,8 +40,9 @@ import httpx
 from yarl import URL
 
 from monitor.errors import BlockedURLError, DecodingError, FetchError, ResponseTooLargeError
+from monitor.pipeline.addresses import EgressPolicy
 from monitor.pipeline.cookies import SiteCookieJar
-from monitor.pipeline.egress import EgressPolicy, GuardedConnector, check_url
+from monitor.pipeline.egress import GuardedConnector, check_url
 from monitor.settings import HttpSettings
 
 if TYPE_CHECKING:
@@ -116,9 +117,7 @@ class Fetcher:
 
     def __init__(self, settings: HttpSettings):
         self.settings = settings
-        self.policy = EgressPolicy(
-            settings.allow_private_networks, frozenset(h.lower() for h in settings.allowed_hosts)
-        )
+        self.policy = EgressPolicy.of(settings)
         self._session: aiohttp.ClientSession | None = None
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_per_host)
