@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 
+metrics_option = click.option(
+    "--metrics-listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="Serve /metrics and /healthz here (default: metrics.listen in the settings).",
+)
+
 
 @dataclass
 class CliContext:

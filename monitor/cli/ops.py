@@ -10,17 +10,21 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
+from monitor.cli.context import EXIT_CONFIG, CliContext, metrics_option, pass_context
 from monitor.errors import AlreadyRunningError, ConfigError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 
 @click.command()
+@metrics_option
 @pass_context
-def run(ctx: CliContext) -> None:
+def run(ctx: CliContext, metrics_listen: str | None) -> None:
     """Run the daemon: poll every feed on its schedule until SIGTERM or SIGINT."""
     config, matcher = ctx.config(), ctx.matcher()
     ctx.setup_logging()
@@ -29,7 +33,7 @@ def run(ctx: CliContext) -> None:
     from monitor.runtime.daemon import run_daemon
 
     try:
-        asyncio.run(run_daemon(config, matcher))
+        asyncio.run(run_daemon(config, matcher, metrics_listen=metrics_listen))
     except AlreadyRunningError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc
@@ -37,12 +41,15 @@ def run(ctx: CliContext) -> None:
 
 @click.command()
 @click.option(
-    "--once", is_flag=True, required=True, help="One full pass over every feed, then exit."
+    "--once", is_flag=True, help="One full pass over every feed, then exit (the default)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_context
 def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
-    """Poll every feed once: fetch, extract, match, dedup, store; then print a summary."""
+    """Poll every feed once: fetch, extract, match, dedup, store; then print a summary.
+
+    Exits 1 when every feed failed (0 when at least one was polled)."""
+    started = time.monotonic()
     config, matcher = ctx.config(), ctx.matcher()
     ctx.setup_logging(quiet=as_json)
     import asyncio
@@ -62,6 +69,7 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
                 await jobs.after_ingest(jobs.Work.of(pipeline))
         return {
             **summary.__dict__,
+            "seconds": round(time.monotonic() - started, 3),  # the whole command's
             "pages_retried": retried.retried,
             "pages_recovered": retried.recovered,
         }
@@ -74,15 +82,22 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
         raise SystemExit(1) from exc
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
-        return
-    click.echo(
-        f"{result['feeds']} feeds ({result['feeds_failed']} failed), "
-        f"{result['entries_new']} new entries, {result['articles_stored']} articles stored, "
-        f"{result['articles_matched']} matched, {result['duplicates']} duplicates, "
-        f"{result['seconds']:.1f} s"
-    )
-    for failure in result["failures"]:
-        click.echo(f"  failed: {failure['feed']}: {failure['error']}")
+    else:
+        click.echo(
+            f"{result['feeds']} feeds ({result['feeds_failed']} failed), "
+            f"{result['entries_new']} new entries, {result['articles_stored']} articles "
+            f"stored, {result['articles_matched']} matched, {result['duplicates']} "
+            f"duplicates, {result['seconds']:.1f} s"
+        )
+        for failure in result["failures"]:
+            click.echo(f"  failed: {failure['feed']}: {failure['error']}")
+    if result["feeds"] and result["feeds_failed"] == result["feeds"]:
+        click.echo(
+            f"error: every feed failed ({result['feeds']} of {result['feeds']}); see the "
+            "reasons above, and `monitor feeds list` for each feed's last error",
+            err=True,
+        )
+        raise SystemExit(1)
 
 
 class _progress:
@@ -92,6 +107,7 @@ class _progress:
         self.total = total
         self.enabled = enabled and sys.stderr.isatty()
         self._bar: Any = None
+        self._moved: list[tuple[Any, Any]] = []
 
     def __enter__(self) -> Any:
         if not self.enabled:
@@ -100,12 +116,29 @@ class _progress:
 
         self._bar = Progress(transient=True)
         self._bar.__enter__()
+        # Log lines go above the bar, not into it: rich redirects sys.stderr while the bar
+        # is shown, but the log handlers hold the stream they were made with.
+        self._moved = _log_streams_to(sys.stderr, sys.__stderr__)
         task = self._bar.add_task("polling feeds", total=self.total)
         return lambda: self._bar.advance(task)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
+            for handler, stream in self._moved:
+                handler.setStream(stream)
             self._bar.__exit__(None, None, None)
+
+
+def _log_streams_to(target: Any, original: Any) -> list[tuple[Any, Any]]:
+    """Point the root logger's handlers that write to ``original`` at ``target``; the
+    handlers moved, with the stream each had."""
+    import logging
+
+    moved = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is original:
+            moved.append((handler, handler.setStream(target)))
+    return moved
 
 
 @click.command()
@@ -121,10 +154,30 @@ def check(ctx: CliContext) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_CONFIG) from exc
+    refused = _feeds_the_guard_refuses(config)
+    if refused:
+        click.echo(f"error: {len(refused)} feed(s) will never be fetched:", err=True)
+        for line in refused:
+            click.echo(f"  - {line}", err=True)
+        raise SystemExit(EXIT_CONFIG)
     click.echo(
         f"configuration OK: {config.settings_path} — {len(config.feeds)} feeds, "
         f"{len(matcher.topics)} topics, database {config.settings.database.url.split('://')[0]}"
     )
+
+
+def _feeds_the_guard_refuses(config: Config) -> list[str]:
+    """``file: url: why`` for each feed the egress guard refuses whatever DNS answers
+    (loopback or private literals without ``http.allow_private_networks``, say)."""
+    from monitor.pipeline.addresses import EgressPolicy, refusal_before_dns
+
+    policy = EgressPolicy.of(config.settings.http)
+    refused = []
+    for spec in config.feeds:
+        reason = refusal_before_dns(spec.url, policy)
+        if reason:
+            refused.append(f"{config.feeds_path}: {spec.url}: {reason}")
+    return refused
 
 
 @click.group()

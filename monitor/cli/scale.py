@@ -9,15 +9,8 @@ from typing import Any
 
 import click
 
-from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
+from monitor.cli.context import EXIT_CONFIG, CliContext, metrics_option, pass_context
 from monitor.errors import ConfigError, StorageError
-
-metrics_option = click.option(
-    "--metrics-listen",
-    metavar="HOST:PORT",
-    default=None,
-    help="Serve /metrics and /healthz here (default: metrics.listen in the settings).",
-)
 
 
 @click.command()

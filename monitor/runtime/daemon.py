@@ -33,14 +33,17 @@ from monitor.storage.lock import StoreLock
 log = get_logger("monitor.daemon")
 
 
-async def run_daemon(config: Config, matcher: Matcher) -> None:
+async def run_daemon(
+    config: Config, matcher: Matcher, *, metrics_listen: str | None = None
+) -> None:
     """Poll on schedule until SIGTERM or SIGINT, or until the database file is unusable
-    (`open_pipeline` raises that once the daemon has stopped)."""
+    (`open_pipeline` raises that once the daemon has stopped). ``metrics_listen`` (the
+    command line's) wins over ``metrics.listen``."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    listen = config.settings.metrics.listen
+    listen = metrics_listen or config.settings.metrics.listen
     serving = serve_metrics(config, "daemon", listen) if listen else None
     with StoreLock.for_url(config.settings.database.url):
         async with open_pipeline(config, matcher, stop=stop) as pipeline:
