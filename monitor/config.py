@@ -12,19 +12,21 @@ password) are accepted from the environment only.
 
 from __future__ import annotations
 
+import difflib
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from monitor.config_paths import anchor_paths, check_database_moved, file_path, resolve
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.models import FeedSpec, TopicDefinition
-from monitor.settings import FeedFile, Settings, TopicFile
+from monitor.pipeline.match.compile import compile_topic_queries
+from monitor.settings import FeedFile, Settings, SubscriberSettings, TopicFile
 from monitor.yaml_file import LineIndex, read_yaml, where
 
 DEFAULT_CONFIG_PATH = Path("config/monitor.yaml")
@@ -74,14 +76,18 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     base = settings_path.parent
     if settings is not None:
         written = settings.database.url
-        settings = _anchor_paths(settings, base, from_env)
-        _check_database_moved(written, settings.database.url, settings_path, lines, problems)
-    feeds_path = _file_path("MONITOR_FEEDS", base, settings and settings.feeds)
-    topics_path = _file_path("MONITOR_TOPICS", base, settings and settings.topics)
+        settings = anchor_paths(settings, base, from_env)
+        check_database_moved(written, settings.database.url, settings_path, lines, problems)
+    # The feed and topic files are read, and subscriptions checked, even when the
+    # settings have problems: every problem is listed at once.
+    feeds_path = file_path("MONITOR_FEEDS", base, _named(settings, raw, "feeds"))
+    topics_path = file_path("MONITOR_TOPICS", base, _named(settings, raw, "topics"))
     feeds = load_feed_file(feeds_path, problems) if feeds_path else ()
     topics, term_lists = load_topic_file(topics_path, problems) if topics_path else ((), {})
-    if settings is not None and topics_path is not None:
-        _check_subscriptions(settings, {t.id for t in topics}, settings_path, lines, problems)
+    subscribers = settings.subscribers if settings is not None else _subscribers_alone(raw)
+    if topics_path is not None:
+        topic_ids = {t.id for t in topics}
+        _check_subscriptions(subscribers, topic_ids, settings_path, lines, problems)
     if settings is not None and settings.smtp.user and settings.smtp.password is None:
         problems.append(
             ConfigProblem(
@@ -95,8 +101,26 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return Config(settings, feeds, topics, term_lists, settings_path, feeds_path, topics_path)
 
 
+def _named(settings: Settings | None, raw: Mapping[str, Any], key: str) -> str | None:
+    """The feed or topic file the settings name, or, when they failed validation, what
+    the file says (else the default)."""
+    if settings is not None:
+        return str(getattr(settings, key))
+    value = raw.get(key, Settings.model_fields[key].default)
+    return value if isinstance(value, str) else None
+
+
+def _subscribers_alone(raw: Mapping[str, Any]) -> list[SubscriberSettings]:
+    """The subscribers when the rest of the settings failed validation (their own
+    problems are listed already); none if they are wrong too."""
+    try:
+        return TypeAdapter(list[SubscriberSettings]).validate_python(raw.get("subscribers", []))
+    except ValidationError:
+        return []
+
+
 def _check_subscriptions(
-    settings: Settings,
+    subscribers: Sequence[SubscriberSettings],
     topic_ids: set[str],
     path: Path,
     lines: LineIndex,
@@ -104,7 +128,7 @@ def _check_subscriptions(
 ) -> None:
     """Every topic a subscriber follows or is alerted on exists; names are unique."""
     seen: set[str] = set()
-    for index, subscriber in enumerate(settings.subscribers):
+    for index, subscriber in enumerate(subscribers):
         if subscriber.name in seen:
             key: tuple[str | int, ...] = ("subscribers", index, "name")
             problems.append(
@@ -127,11 +151,13 @@ def _check_subscriptions(
                 ".topic" if field == "alerts" else ""
             )
             known = ", ".join(sorted(topic_ids)) or "none"
+            nearest = _nearest(topic, topic_ids)
+            hint = f"did you mean {nearest!r}? " if nearest else ""
             problems.append(
                 ConfigProblem(
                     where(path, lines, key),
                     dotted,
-                    f"no topic {topic!r} in the topic file (known: {known})",
+                    f"no topic {topic!r} in the topic file ({hint}known: {known})",
                 )
             )
 
@@ -206,7 +232,7 @@ def load_topic_file(
         seen.add(topic.id)
         seeds = []
         for seed_index, seed in enumerate(topic.seeds):
-            seed_path = _resolve(path.parent, seed)
+            seed_path = resolve(path.parent, seed)
             assert seed_path is not None
             try:
                 seeds.append(seed_path.read_text(encoding="utf-8"))
@@ -220,6 +246,15 @@ def load_topic_file(
                 )
         topics.append(topic.to_definition(tuple(seeds)))
     term_lists = {name: tuple(terms) for name, terms in parsed.term_lists.items()}
+    for index, definition in enumerate(topics):  # cheap: the term index is built later
+        for part, message in compile_topic_queries(definition, term_lists)[1]:
+            problems.append(
+                ConfigProblem(
+                    where(path, lines, ("topics", index, part)),
+                    f"topics[{index}].{part} (topic {definition.id})",
+                    message,
+                )
+            )
     return tuple(topics), term_lists
 
 
@@ -242,7 +277,11 @@ def _validate(
             key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
             variable = _variable_for(loc, from_env or {})
             place = f"environment variable {variable}" if variable else where(path, lines, loc)
-            problems.append(ConfigProblem(place, key.lstrip("."), _explain(error)))
+            message = _explain(error)
+            nearest = _nearest_key(model, loc) if error["type"] == "extra_forbidden" else None
+            if nearest:
+                message = f"unknown key; did you mean `{nearest}`?"
+            problems.append(ConfigProblem(place, key.lstrip("."), message))
         return None
 
 
@@ -255,6 +294,27 @@ def _variable_for(
         if variable is not None:
             return variable
     return None
+
+
+def _nearest_key(model: Any, loc: tuple[str | int, ...]) -> str | None:
+    """The known key nearest a misspelt one (``interval_minuts``: ``interval_minutes``)."""
+    for part in loc[:-1]:  # down to the model that holds the unknown key
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = field.annotation if field is not None else None
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if hasattr(candidate, "model_fields"):
+                model = candidate
+                break
+        else:
+            return None
+    return _nearest(str(loc[-1]), getattr(model, "model_fields", {}))
+
+
+def _nearest(name: str, known: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _explain(error: Mapping[str, Any]) -> str:
@@ -309,84 +369,3 @@ def _pop(raw: dict[str, Any], key: tuple[str, ...]) -> None:
     parent = _dig(raw, key[:-1])
     if isinstance(parent, dict):
         parent.pop(key[-1], None)
-
-
-def _resolve(base: Path, value: str | os.PathLike[str] | None) -> Path | None:
-    if not value:
-        return None
-    path = Path(value)
-    return path if path.is_absolute() else base / path
-
-
-def _file_path(variable: str, base: Path, from_settings: str | None) -> Path | None:
-    """A file named by ``variable`` (relative to the working directory, as a shell user
-    expects), else by the settings (relative to the settings file)."""
-    named = os.environ.get(variable)
-    if named:
-        return Path(named)
-    return _resolve(base, from_settings)
-
-
-def _anchor_paths(
-    settings: Settings, base: Path, from_env: Mapping[tuple[str, ...], str]
-) -> Settings:
-    """The settings with every relative path made absolute: against the settings file's
-    folder when the file gave it, against the working directory when the environment did,
-    so that where the daemon is started from never changes which files it uses."""
-    database, digest = settings.database, settings.digest
-    url = make_url_absolute(database.url, Path.cwd() if ("database", "url") in from_env else base)
-    if url != database.url:
-        database = database.model_copy(update={"url": url})
-    atom_dir = digest.atom_dir
-    if atom_dir and not Path(atom_dir).is_absolute():
-        anchor = Path.cwd() if ("digest", "atom_dir") in from_env else base
-        digest = digest.model_copy(update={"atom_dir": str((anchor / atom_dir).resolve())})
-    return settings.model_copy(update={"database": database, "digest": digest})
-
-
-_SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>[^?]*)(?P<query>\?.*)?", re.S)
-
-
-def make_url_absolute(url: str, base: Path) -> str:
-    """A SQLite URL with a relative file path made absolute against ``base``; any other
-    URL (PostgreSQL, in-memory SQLite, an absolute path) unchanged. Read without
-    SQLAlchemy, which `monitor check` does not load."""
-    database = _sqlite_file(url)
-    if database is None or database.is_absolute():
-        return url
-    found = _SQLITE_URL.fullmatch(url)
-    assert found is not None  # _sqlite_file matched it
-    return f"{found['scheme']}:///{(base / database).resolve()}{found['query'] or ''}"
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL; None for any other database or for memory."""
-    found = _SQLITE_URL.fullmatch(url)
-    if found is None or found["path"] in ("", ":memory:") or found["path"].startswith("file:"):
-        return None
-    return Path(found["path"])
-
-
-def _check_database_moved(
-    written: str, anchored: str, path: Path, lines: LineIndex, problems: list[ConfigProblem]
-) -> None:
-    """Refuse to start on a new, empty database beside the settings file while the one
-    an earlier version used (the same path, relative to the working directory) exists:
-    the stored articles would seem lost, and the next digest would re-send old news."""
-    if written == anchored:
-        return
-    old_file = _sqlite_file(make_url_absolute(written, Path.cwd()))
-    new_file = _sqlite_file(anchored)
-    if old_file is None or new_file is None or old_file == new_file:
-        return
-    if old_file.exists() and not new_file.exists():
-        problems.append(
-            ConfigProblem(
-                where(path, lines, ("database", "url")),
-                "database.url",
-                f"a relative SQLite path is relative to the settings file, so this names "
-                f"{new_file}, which does not exist; the database is at {old_file} (relative "
-                "to the working directory, as earlier versions read it): move it there, or "
-                "give its absolute path",
-            )
-        )

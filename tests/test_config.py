@@ -228,3 +228,39 @@ def test_a_database_left_where_earlier_versions_looked_is_named_not_replaced(
     (problem,) = problems_of(path)
     assert problem.startswith(f"{path}:2: database.url: ")
     assert str(tmp_path / "data" / "m.db") in problem and "move it" in problem
+
+
+def test_every_problem_is_listed_at_once_with_the_nearest_names(tmp_path: Path) -> None:
+    """A misspelt setting does not hide a missing seed file, a query error or an unknown
+    subscriber topic: each is listed with its line, and a typo with the name it missed."""
+    (tmp_path / "cfg").mkdir()
+    path = write_config(
+        tmp_path / "cfg",
+        "feeds: feeds.yaml\ntopics: topics.yaml\npolling:\n  interval_minuts: 5\n"
+        "subscribers:\n  - name: a\n    email: a@desk.test\n    topics: [nk-trops]\n",
+    )
+    topics = path.parent / "topics.yaml"
+    text = topics.read_text(encoding="utf-8")
+    text = text.replace("../seeds/nk-troops-russia.txt", "../seeds/missing.txt", 1)
+    text = text.replace("@north_korea NEAR/15 @troops", "north korea NEAR/15 @troops", 1)
+    text = text.replace(
+        "AND (@russia OR @nk_russia)\n    exclude", "AND (@russia OR @nk_rusia)\n    exclude"
+    )
+    topics.write_text(text, encoding="utf-8")
+    found = problems_of(path)
+    assert len(found) == 5, found
+    typo, query, unknown_list, seed, subscriber = sorted(found, key=_kind)
+    assert typo.endswith("polling.interval_minuts: unknown key; did you mean `interval_minutes`?")
+    assert "topics[0].query (topic nk-troops):" in query
+    assert 'quote them: "north korea"' in query
+    assert "topics[1].query (topic nk-russia-pact):" in unknown_list
+    assert "did you mean @nk_russia?" in unknown_list
+    assert "cannot read seed document" in seed and "missing.txt" in seed
+    assert "no topic 'nk-trops' in the topic file (did you mean 'nk-troops'?" in subscriber
+    for problem in found:  # each names its file and line
+        assert problem.split(": ")[0].rsplit(":", 1)[1].isdigit(), problem
+
+
+def _kind(problem: str) -> int:
+    order = ("interval_minuts", "topics[0].query", "topics[1].query", "seeds", "subscribers")
+    return next(i for i, word in enumerate(order) if word in problem)

@@ -157,7 +157,7 @@ def test_a_bad_query_stops_the_command_with_its_key(config: Path) -> None:
     topics.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     result = run(config, "list")
     assert result.exit_code == 2
-    assert "topics[1].query: expected ')' to close the '(' at position 12" in result.stderr
+    assert "topics[1].query (topic nk-russia-pact): expected ')' to close the '('" in result.stderr
 
 
 def test_a_thousand_term_near_chain_is_a_listed_problem_not_a_traceback(config: Path) -> None:
@@ -167,7 +167,10 @@ def test_a_thousand_term_near_chain_is_a_listed_problem_not_a_traceback(config: 
     topics.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     result = run(config, "list")
     assert result.exit_code == 2
-    assert "topics[0].query: the query nests more than 100 operators deep" in result.stderr
+    assert (
+        "topics[0].query (topic nk-troops): the query nests more than 100 operators"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,37 @@ def compile_expression(text: str, topic_id: str, term_lists: TermLists) -> Expre
     )
 
 
+QueryParts = dict[str, Expression | None]
+
+
+def compile_topic_queries(
+    definition: TopicDefinition, term_lists: TermLists
+) -> tuple[QueryParts, list[tuple[str, str]]]:
+    """A topic's ``query`` and ``exclude`` compiled (None where absent or wrong), and
+    what is wrong with them: (part, message showing where in the query)."""
+    parts: QueryParts = {"query": None, "exclude": None}
+    problems: list[tuple[str, str]] = []
+    for part in parts:
+        text = definition.query if part == "query" else definition.exclude
+        if text is None or (part == "exclude" and not text.strip()):
+            continue
+        try:
+            parts[part] = compile_expression(text, definition.id, term_lists)
+        except TopicQueryError as exc:
+            problems.append((part, describe_query_error(exc, text)))
+    return parts, problems
+
+
+def describe_query_error(error: TopicQueryError, text: str) -> str:
+    """The error with the query around its position, so the reader sees where."""
+    if error.position is None:
+        return error.message
+    at = error.position
+    before = " ".join(text[max(0, at - 30) : at].split())
+    after = " ".join(text[at : at + 30].split())
+    return f"{error.message} at position {at}: «{before} ⟨here⟩ {after}»"
+
+
 class _Compiler:
     def __init__(self, text: str, topic_id: str, term_lists: TermLists) -> None:
         self.text = text
@@ -158,7 +190,9 @@ class _Compiler:
         entries = self.term_lists.get(node.name)
         if entries is None:
             known = ", ".join(f"@{name}" for name in sorted(self.term_lists)[:12]) or "none"
-            raise self.fail(f"unknown term list @{node.name} (defined: {known})", node.start)
+            close = difflib.get_close_matches(node.name, list(self.term_lists), n=1)
+            hint = f"did you mean @{close[0]}? " if close else ""
+            raise self.fail(f"unknown term list @{node.name} ({hint}defined: {known})", node.start)
         patterns: list[Pattern] = []
         for entry in entries:
             if cldr.is_source(entry):

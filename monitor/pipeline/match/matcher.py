@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.errors import ConfigError, ConfigProblem, TopicQueryError
+from monitor.errors import ConfigError, ConfigProblem
 from monitor.models import Document, Field, TermHit, TopicDefinition, TopicMatch
-from monitor.pipeline.match.compile import CompiledTopic, Expression, compile_expression
+from monitor.pipeline.match.compile import CompiledTopic, Expression, compile_topic_queries
 from monitor.pipeline.match.evaluate import BOTH, DocView, Outcome
 from monitor.pipeline.match.explain import evidence_note, excluded, failure
 from monitor.pipeline.match.score import SEED_WEIGHT, SeedProfile
@@ -83,17 +83,11 @@ def build_matcher(
     compiled: list[CompiledTopic] = []
     problems: list[ConfigProblem] = []
     for index, definition in enumerate(topics):
-        parts: dict[str, Expression | None] = {"query": None, "exclude": None}
-        for part in parts:
-            text = definition.query if part == "query" else definition.exclude
-            if text is None or (part == "exclude" and not text.strip()):
-                continue
-            try:
-                parts[part] = compile_expression(text, definition.id, term_lists)
-            except TopicQueryError as exc:
-                problems.append(
-                    ConfigProblem(str(source), f"topics[{index}].{part}", _message(exc, text))
-                )
+        parts, wrong = compile_topic_queries(definition, term_lists)
+        problems += [
+            ConfigProblem(str(source), f"topics[{index}].{part}", message)
+            for part, message in wrong
+        ]
         query = parts["query"]
         if query is not None:
             seeds = SeedProfile.from_texts(definition.seeds)
@@ -101,16 +95,6 @@ def build_matcher(
     if problems:
         raise ConfigError(problems)
     return Matcher(compiled)
-
-
-def _message(error: TopicQueryError, text: str) -> str:
-    """The error with the query around its position, so the reader sees where."""
-    if error.position is None:
-        return error.message
-    at = error.position
-    before = " ".join(text[max(0, at - 30) : at].split())
-    after = " ".join(text[at : at + 30].split())
-    return f"{error.message} at position {at}: «{before} ⟨here⟩ {after}»"
 
 
 def _prepare(topic: CompiledTopic) -> _Prepared:

@@ -128,12 +128,21 @@ class _Parser:
         token = self.peek
         return self.lexer.fail(f"expected {what}, found {token.describe()}", token.start)
 
+    def missing_operator(self) -> TopicQueryError:
+        """Two operands side by side; two bare words are most often a phrase unquoted."""
+        before = self.tokens[self.index - 1] if self.index else None
+        token = self.peek
+        hint = ""
+        if before is not None and before.kind == "TERM" and token.kind == "TERM":
+            hint = f'; to match the words together, quote them: "{before.text} {token.text}"'
+        return self.lexer.fail(f"expected {_BETWEEN}, found {token.describe()}{hint}", token.start)
+
     def parse(self) -> Node:
         if self.tokens[0].kind == "EOF":
             raise TopicQueryError(self.lexer.topic_id, "the query is empty", None)
         node = self.parse_or()
         if self.peek.kind != "EOF":
-            raise self.expected(_BETWEEN)
+            raise self.missing_operator()
         too_deep = _first_below(node, MAX_HEIGHT)
         if too_deep is not None:
             raise self.lexer.fail(
@@ -166,7 +175,7 @@ class _Parser:
                 operand = self.parse_near()
                 children.append(Not(operand, operator.start, operand.end))
         if self.peek.kind in _OPERAND_STARTS:
-            raise self.expected(_BETWEEN)
+            raise self.missing_operator()
         return (
             children[0]
             if len(children) == 1
