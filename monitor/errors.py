@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.text import counted
+
 
 class MonitorError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -56,7 +58,7 @@ class ConfigError(MonitorError):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} configuration problem(s):\n{lines}")
+        super().__init__(f"{counted(len(problems), 'configuration problem')}:\n{lines}")
 
 
 class TopicQueryError(MonitorError):

@@ -108,3 +108,8 @@ def clean_date(value: datetime | None, fetched_at: datetime | None = None) -> da
         return None
     latest = LATEST_DATE if fetched_at is None else min(LATEST_DATE, fetched_at + FUTURE_SLACK)
     return value if EARLIEST_DATE <= value <= latest else None
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 feed``, ``2 feeds``, ``1 entry``, ``3 entries`` (``plural`` where ``-s`` is wrong)."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"

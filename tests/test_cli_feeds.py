@@ -98,7 +98,7 @@ def test_import_into_an_unindented_list(config_dir: Path, tmp_path: Path) -> Non
     )
     code, out, err = invoke(config_dir, "feeds", "import", str(opml))
     assert code == 0, err
-    assert "imported 1 feeds" in out
+    assert "imported 1 feed into" in out
     assert feeds.read_text() == (
         "# ours\nfeeds:\n- url: https://a.example/rss  # keep\n"
         '- url: "https://w.example/rss"\n  name: "Wire"\n'
@@ -154,4 +154,19 @@ def test_list_shows_health_before_and_after_a_poll(
         assert row["health"] == "gone" and row["last_status"] == 410
         assert "Gone" in row["last_error"]
     else:
-        assert after.startswith("gone") and "410" in after and "Gone Daily" in after
+        header, row, error = after.splitlines()
+        assert header.split() == [
+            "HEALTH",
+            "STATUS",
+            "LAST",
+            "SUCCESS",
+            "(UTC)",
+            "NEXT",
+            "POLL",
+            "(UTC)",
+            "NAME",
+            "URL",
+        ]
+        assert row.split()[:3] == ["gone", "410", "-"]  # never a success
+        assert row.index("Gone Daily") == header.index("NAME")
+        assert row.endswith(web.url("/gone.xml")) and "Gone" in error

@@ -90,7 +90,7 @@ def test_check_names_the_feeds_the_egress_guard_will_refuse(config_dir: Path) ->
     )
     done = monitor(config_dir.parent, "--config", str(settings), "check")
     assert done.returncode == 2, done.stdout
-    assert "error: 4 feed(s) will never be fetched:" in done.stderr
+    assert "error: 4 feeds will never be fetched:" in done.stderr
     refused = [line for line in done.stderr.splitlines() if line.startswith("  - ")]
     assert [line.split(": ")[1] for line in refused] == [
         "http://127.0.0.1:8080/feed.xml",

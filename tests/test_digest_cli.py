@@ -69,6 +69,15 @@ def test_preview_renders_without_sending_or_marking(
     assert smtp.received == []
 
 
+def test_preview_says_when_nothing_would_be_sent(config_path: Path, smtp: LocalSMTP) -> None:
+    code, output = cli(config_path, "digest", "send", "--subscriber", "ana")
+    assert code == 0, output
+    code, output = cli(config_path, "digest", "preview", "--subscriber", "ana")
+    assert code == 0, output
+    assert output.startswith("ana: nothing new since the last digest: `digest send` would send")
+    assert "Subject:" not in output  # no mail that would never be sent
+
+
 def test_send_sends_at_once_and_then_nothing(config_path: Path, smtp: LocalSMTP) -> None:
     code, output = cli(config_path, "digest", "send", "--subscriber", "ana")
     assert code == 0, output

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli.context import CliContext, pass_context
+from monitor.text import counted
 
 if TYPE_CHECKING:
     from monitor.models import ArticleView
@@ -108,7 +109,7 @@ def show(ctx: CliContext, article_id: int) -> None:
     for copy in copies:
         click.echo(f"  copy #{copy.id} {copy.outlet}: {copy.duplicate_reason} — {copy.url}")
     if story:
-        click.echo(f"  story #{story[0].id}: {story[0].title} ({len(story)} articles)")
+        click.echo(f"  story #{story[0].id}: {story[0].title} ({counted(len(story), 'article')})")
         for member in story:
             if member.id != view.id:
                 click.echo(f"    #{member.id} {member.outlet}: {member.title}")

@@ -43,6 +43,19 @@ def preview(ctx: CliContext, name: str | None, out: Path | None) -> None:
         digests = Digests(store, ctx.config())
         names = _names(digests, name)
         for each in names:
+            if not digests.stories_waiting(each):
+                empty = digests.sends_empty(each)
+                click.echo(
+                    f"{each}: nothing new since the last digest: `digest send` would send "
+                    "nothing, "
+                    + (
+                        "the scheduled digest says so (send_empty is on):"
+                        if empty
+                        else "nor would the scheduled digest (send_empty is off)"
+                    )
+                )
+                if not empty:
+                    continue
             message = digests.preview(each)
             if out is None:
                 click.echo(f"Subject: {message['Subject']}\nTo: {message['To']}\n")

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitor.cli.context import EXIT_CONFIG, CliContext, pass_context
 from monitor.errors import ConfigProblem, FetchError
 from monitor.models import FeedSpec
+from monitor.text import counted
+
+if TYPE_CHECKING:
+    from monitor.models import FeedRecord
 
 
 @click.group()
@@ -30,35 +35,71 @@ def list_feeds(ctx: CliContext, as_json: bool) -> None:
     finally:
         if store is not None:
             store.close()
-    for spec in config.feeds:
-        record = records.get(spec.url)
-        state = record.state if record else None
-        row = {
-            "url": spec.url,
-            "name": spec.name,
-            "language": spec.language,
-            "health": state.health if state else "new",
-            "last_status": state.last_status if state else None,
-            "failures": state.consecutive_failures if state else 0,
-            "last_success": _iso(state.last_success_at if state else None),
-            "next_poll": _iso(state.next_poll_at if state else None),
-            "last_error": state.last_error if state else None,
-            "moved_to": state.moved_to if state else None,
-            "redirect_target": state.redirect_target if state else None,
-            "redirect_count": state.redirect_count if state else 0,
-        }
-        if as_json:
+    rows = [_feed_row(spec, records.get(spec.url)) for spec in config.feeds]
+    if as_json:
+        for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
-            continue
-        line = f"{row['health']:<9} {row['last_status'] or '-':>4}  {spec.name or '-'}  {spec.url}"
-        click.echo(line)
+        return
+    click.echo(_feed_table(rows))
+
+
+def _feed_row(spec: FeedSpec, record: FeedRecord | None) -> dict[str, Any]:
+    state = record.state if record else None
+    return {
+        "url": spec.url,
+        "name": spec.name,
+        "language": spec.language,
+        "health": state.health if state else "new",
+        "last_status": state.last_status if state else None,
+        "failures": state.consecutive_failures if state else 0,
+        "last_success": _iso(state.last_success_at if state else None),
+        "next_poll": _iso(state.next_poll_at if state else None),
+        "last_error": state.last_error if state else None,
+        "moved_to": state.moved_to if state else None,
+        "redirect_target": state.redirect_target if state else None,
+        "redirect_count": state.redirect_count if state else 0,
+    }
+
+
+FEED_COLUMNS = ("HEALTH", "STATUS", "LAST SUCCESS (UTC)", "NEXT POLL (UTC)", "NAME", "URL")
+
+
+def _feed_table(rows: list[dict[str, Any]]) -> str:
+    """Aligned columns under a header, each feed's error or move on a line below it."""
+    cells = [
+        [
+            str(row["health"]),
+            str(row["last_status"] or "-"),
+            _minute(row["last_success"]),
+            _minute(row["next_poll"]),
+            row["name"] or "-",
+            row["url"],
+        ]
+        for row in rows
+    ]
+    widths = [max(len(c[i]) for c in [list(FEED_COLUMNS), *cells]) for i in range(5)]
+
+    def line(values: list[str]) -> str:
+        padded = (value.ljust(width) for value, width in zip(values, widths, strict=False))
+        return "  ".join([*padded, values[5]])
+
+    lines = [line(list(FEED_COLUMNS))]
+    for row, cell in zip(rows, cells, strict=True):
+        lines.append(line(cell))
         if row["last_error"]:
-            click.echo(f"          {row['last_error']}")
+            lines.append(f"    {row['last_error']}")
         if row["moved_to"]:
-            click.echo(f"          moved to {row['moved_to']} (polled there; update the feed list)")
+            lines.append(f"    moved to {row['moved_to']} (polled there; update the feed list)")
         elif row["redirect_target"]:
-            seen = f"{row['redirect_count']} poll(s) in a row"
-            click.echo(f"          permanently redirected to {row['redirect_target']} ({seen})")
+            polls = row["redirect_count"]
+            seen = f"{polls} poll{'s' if polls != 1 else ''} in a row"
+            lines.append(f"    permanently redirected to {row['redirect_target']} ({seen})")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _minute(iso: str | None) -> str:
+    """``2026-12-04T21:05:09+00:00`` as ``2026-12-04 21:05``; ``-`` for never."""
+    return iso[:16].replace("T", " ") if iso else "-"
 
 
 @feeds.command("add")
@@ -94,7 +135,9 @@ def import_feeds(ctx: CliContext, opml_file: str) -> None:
     new = [spec for spec in found if spec.url not in known]
     if new:
         _append_feeds(path, new)
-    click.echo(f"imported {len(new)} feeds into {path} ({len(found) - len(new)} already there)")
+    click.echo(
+        f"imported {counted(len(new), 'feed')} into {path} ({len(found) - len(new)} already there)"
+    )
 
 
 @feeds.command("export")

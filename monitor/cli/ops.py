@@ -16,6 +16,7 @@ import click
 
 from monitor.cli.context import EXIT_CONFIG, CliContext, metrics_option, pass_context
 from monitor.errors import AlreadyRunningError, ConfigError
+from monitor.text import counted
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -84,10 +85,11 @@ def poll(ctx: CliContext, once: bool, as_json: bool) -> None:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(
-            f"{result['feeds']} feeds ({result['feeds_failed']} failed), "
-            f"{result['entries_new']} new entries, {result['articles_stored']} articles "
-            f"stored, {result['articles_matched']} matched, {result['duplicates']} "
-            f"duplicates, {result['seconds']:.1f} s"
+            f"{counted(result['feeds'], 'feed')} ({result['feeds_failed']} failed), "
+            f"{counted(result['entries_new'], 'new entry', 'new entries')}, "
+            f"{counted(result['articles_stored'], 'article')} stored, "
+            f"{result['articles_matched']} matched, "
+            f"{counted(result['duplicates'], 'duplicate')}, {result['seconds']:.1f} s"
         )
         for failure in result["failures"]:
             click.echo(f"  failed: {failure['feed']}: {failure['error']}")
@@ -156,7 +158,7 @@ def check(ctx: CliContext) -> None:
         raise SystemExit(EXIT_CONFIG) from exc
     refused = _feeds_the_guard_refuses(config)
     if refused:
-        click.echo(f"error: {len(refused)} feed(s) will never be fetched:", err=True)
+        click.echo(f"error: {counted(len(refused), 'feed')} will never be fetched:", err=True)
         for line in refused:
             click.echo(f"  - {line}", err=True)
         raise SystemExit(EXIT_CONFIG)

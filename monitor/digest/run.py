@@ -128,6 +128,16 @@ class Digests:
             subscriber, kind, selection, self.footer(subscriber, selection, now), now
         )
 
+    def stories_waiting(self, name: str) -> int:
+        """How many stories the next digest of ``name`` would carry, were it sent now."""
+        return self.select(self.subscriber(name), self.clock()).story_count
+
+    def sends_empty(self, name: str) -> bool:
+        """Whether ``name``'s scheduled digest is sent when there is nothing new."""
+        subscriber = self.subscriber(name)
+        default = self.config.settings.digest.send_empty
+        return default if subscriber.send_empty is None else subscriber.send_empty
+
     def new_message_id(self, kind: str) -> str:
         domain = self.config.settings.smtp.from_address.rpartition("@")[2] or "localhost"
         return f"<{kind}.{uuid.uuid4().hex}@{domain}>"
@@ -232,11 +242,7 @@ class Digests:
 
     async def run(self, name: str, *, scheduled: bool = True) -> DeliveryReport:
         """A subscriber's digest now: record it (if there is anything) and deliver."""
-        subscriber = self.subscriber(name)
-        send_empty = False
-        if scheduled:
-            default = self.config.settings.digest.send_empty
-            send_empty = default if subscriber.send_empty is None else subscriber.send_empty
+        send_empty = self.sends_empty(name) and scheduled  # an unknown name raises here
         self.enqueue(name, send_empty=send_empty)
         return await self.deliver(name)
 
