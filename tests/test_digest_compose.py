@@ -138,7 +138,7 @@ def test_footer_reports_feed_health_refusals_and_held_back_stories() -> None:
     text = text_of(message, "plain")
     assert "2 more stories wait for the next digest." in text
     assert (
-        "Feeds failing for more than a day:\n  - Broken Outlet (since 24 Nov 12:00): HTTP 500"
+        "Feeds failing for more than 24 hours:\n  - Broken Outlet (since 24 Nov 12:00): HTTP 500"
         in text
     )
     assert "Feeds silent for longer than usual:\n  - Quiet Outlet" in text

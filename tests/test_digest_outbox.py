@@ -18,7 +18,7 @@ import pytest
 from monitor.config import Config
 from monitor.digest.run import Digests
 from monitor.digest.send import send_message
-from monitor.models import NewMessage, utcnow
+from monitor.models import FeedState, NewMessage, utcnow
 from monitor.settings import SmtpSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store
@@ -239,3 +239,21 @@ def test_preview_records_and_sends_nothing(digests: Digests, smtp: LocalSMTP, st
     message = digests.preview("ana")
     assert "news.example/kursk" in plain_text(message)
     assert counts(store) == {} and smtp.received == []
+
+
+def test_the_footer_never_calls_feeds_healthy_while_one_is_failing(
+    digests: Digests, store: Store, clock: Clock
+) -> None:
+    """A feed failing for an hour is not named (a passing outage), but the footer no
+    longer says that every feed is healthy; past the threshold it is named."""
+    feed = store.feeds()[0]
+    started = clock.now - timedelta(hours=1)
+    failing = FeedState(health="failing", consecutive_failures=3, failing_since=started)
+    store.save_feed_poll(feed.id, replace(failing, last_error="HTTP 503"), keep_validators=True)
+    text = plain_text(digests.preview("ana"))
+    assert "All feeds are healthy." not in text
+    assert "1 feed has been failing for less than 24 hours: `monitor feeds list`" in text
+    clock.advance(hours=24)
+    text = plain_text(digests.preview("ana"))
+    assert "Feeds failing for more than 24 hours:" in text and "HTTP 503" in text
+    assert "failing for less than" not in text

@@ -40,8 +40,10 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class Footer:
-    feed_problems: tuple[FeedProblem, ...] = ()
+    feed_problems: tuple[FeedProblem, ...] = ()  # failing past the threshold, gone, silent
     failures: tuple[FailedDelivery, ...] = ()
+    briefly_failing: int = 0  # feeds failing, not yet for ``failing_hours``
+    failing_hours: float = 24
 
 
 @dataclass(frozen=True, slots=True)

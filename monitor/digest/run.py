@@ -34,7 +34,7 @@ from monitor.digest.group import Selection, select_stories
 from monitor.digest.send import send_message
 from monitor.errors import DeliveryError, UnknownSubscriberError
 from monitor.log import get_logger
-from monitor.models import Lease, NewMessage, QueuedMessage, utcnow
+from monitor.models import FeedProblem, Lease, NewMessage, QueuedMessage, utcnow
 from monitor.settings import SmtpSettings, SubscriberSettings
 from monitor.storage import digests as db
 from monitor.storage.store import Store
@@ -94,9 +94,13 @@ class Digests:
 
     def footer(self, subscriber: SubscriberSettings, selection: Selection, now: datetime) -> Footer:
         hours = self.config.settings.digest.feed_failing_hours
+        problems = db.feed_problems(self.store)
+        brief = [p for p in problems if _briefly_failing(p, now, timedelta(hours=hours))]
         return Footer(
-            feed_problems=tuple(db.feed_problems(self.store, now, timedelta(hours=hours))),
+            feed_problems=tuple(p for p in problems if p not in brief),
             failures=tuple(db.unreported_failures(self.store, subscriber.name)),
+            briefly_failing=len(brief),
+            failing_hours=hours,
         )
 
     def compose(
@@ -251,3 +255,10 @@ def _cancelling() -> bool:
     """Whether this task was cancelled while a send it could not abandon finished."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def _briefly_failing(problem: FeedProblem, now: datetime, failing_for: timedelta) -> bool:
+    """Failing, but not for long enough to be named in a digest: a passing outage."""
+    if problem.health != "failing":
+        return False
+    return problem.since is None or now - problem.since < failing_for

@@ -97,16 +97,14 @@ def also_in(store: Store, article_ids: Sequence[int]) -> dict[int, list[str]]:
     return {key: [view.outlet for view in views] for key, views in copies.items()}
 
 
-def feed_problems(store: Store, now: datetime, failing_for: timedelta) -> list[FeedProblem]:
-    """Feeds failing for longer than ``failing_for``, and feeds gone or silent (stale)."""
+def feed_problems(store: Store) -> list[FeedProblem]:
+    """Every feed failing, gone or silent (stale), with since when."""
     query = select(FeedRow).where(FeedRow.health.in_(["failing", "gone", "stale"]))
     with store.reading() as session:
         rows = list(session.scalars(query.order_by(FeedRow.url)))
     problems = []
     for row in rows:
-        since = as_utc(row.failing_since) if row.health != "stale" else None
-        if row.health == "failing" and (since is None or now - since < failing_for):
-            continue
+        since = as_utc(row.failing_since)
         if row.health == "stale":
             since = as_utc(row.last_new_entry_at) or as_utc(row.last_success_at)
         problems.append(FeedProblem(row.url, row.name, row.health, since, row.last_error))
