@@ -259,3 +259,23 @@ def test_sigterm_lets_the_poll_in_flight_finish_within_the_grace(
     assert "job.cancelled" not in stderr and "abandoned_work" not in stderr, stderr[-2000:]
     rows = query(database_url, "SELECT count(*), count(extract_error) FROM articles")
     assert rows == [(3, 0)], stderr[-2000:]
+
+
+def test_articles_lists_newest_news_first_and_says_when_the_list_is_cut(
+    config_dir: Path, web: LocalWeb, devset_articles: list[SiteArticle], database_url: str
+) -> None:
+    """By publication time, not by when the poll happened to fetch each page; times are
+    labelled UTC; ``--limit`` says on stderr that more matched."""
+    matched = [a for a in devset_articles if a.topics and a.language == "en"][:6]
+    site = build_site(web, matched, feeds=2)
+    write_feeds(config_dir, site.feed_urls)
+    assert monitor(config_dir, "poll").returncode == 0
+    listed = monitor(config_dir, "articles", "--json", "--limit", "100")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    published = [row["published"] for row in rows]
+    assert len(rows) >= 2 and published == sorted(published, reverse=True)
+    cut = monitor(config_dir, "articles", "--all", "--limit", "2")
+    assert cut.returncode == 0
+    lines = cut.stdout.splitlines()
+    assert len(lines) == 2 and all(" UTC  #" in line for line in lines)
+    assert "the newest 2 articles shown; more match" in cut.stderr

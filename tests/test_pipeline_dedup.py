@@ -62,7 +62,7 @@ def test_copies_fold_into_the_first_seen_article_even_after_a_restart(
     assert listing.exit_code == 0, listing.output
     lines = listing.output.strip().splitlines()
     assert len(lines) <= 3
-    assert all("more articles" in line for line in lines)
+    assert all("more article" in line for line in lines)
     shown = runner.invoke(
         main,
         ["--config", str(config_dir / "monitor.yaml"), "articles", "show", str(originals[0].id)],

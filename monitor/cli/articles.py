@@ -38,9 +38,20 @@ def parse_since(value: str | None, now: datetime | None = None) -> datetime | No
 
 @click.group(invoke_without_command=True)
 @click.option("--topic", default=None, help="Only articles that matched this topic id.")
-@click.option("--since", default=None, help="Only articles stored since: 2d, 12h, 2025-01-31 …")
+@click.option(
+    "--since",
+    default=None,
+    help="Only articles published since (fetched, when the feed gave no date): 2d, 12h, "
+    "2025-01-31 …",
+)
 @click.option("--all", "include_all", is_flag=True, help="Every article, duplicates and unmatched.")
-@click.option("--limit", type=int, default=200, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="At most this many articles (the newest); a note on stderr says when more match.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article.")
 @click.pass_context
 def articles(
@@ -61,9 +72,12 @@ def articles(
         )
     store = ctx.store()
     try:
+        # One more than asked: whether the list was cut is said, not left to guess.
         views = store.articles(
-            topic=topic, since=parse_since(since), include_all=include_all, limit=limit
+            topic=topic, since=parse_since(since), include_all=include_all, limit=limit + 1
         )
+        cut = len(views) > limit
+        views = views[:limit]
         copies = store.copies_of([v.id for v in views]) if not include_all else {}
     finally:
         store.close()
@@ -78,6 +92,12 @@ def articles(
             lead, others = group[0], group[1:]
             folded = [c for v in group for c in copies.get(v.id, [])]
             click.echo(_line(lead, [*others, *folded]))
+    if cut:
+        click.echo(
+            f"(the newest {counted(limit, 'article')} shown; more match: raise --limit or "
+            "narrow with --since or --topic)",
+            err=True,
+        )
 
 
 @articles.command("show")
@@ -143,10 +163,10 @@ def _line(view: ArticleView, others: list[ArticleView]) -> str:
     extra = ""
     if others:
         outlets = {o.outlet for o in others} - {view.outlet}
-        extra = f"  (+{len(outlets)} outlets, {len(others)} more articles)"
+        extra = f"  (+{counted(len(outlets), 'outlet')}, {counted(len(others), 'more article')})"
     return f"{_when(view)}  #{view.id:<6} [{topics}] {view.title} — {view.outlet}{extra}"
 
 
 def _when(view: ArticleView) -> str:
     moment = view.published or view.fetched_at
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -23,7 +23,9 @@ class CommandReads(ArticleQueries):
         include_all: bool = False,
         limit: int | None = None,
     ) -> Select[ArticleRow]:
-        query = select(ArticleRow).order_by(ArticleRow.fetched_at.desc(), ArticleRow.id.desc())
+        # News time: when it was published, else when it was fetched (no date in the feed).
+        news_time = func.coalesce(ArticleRow.published, ArticleRow.fetched_at)
+        query = select(ArticleRow).order_by(news_time.desc(), ArticleRow.id.desc())
         if topic:
             query = query.where(
                 ArticleRow.id.in_(select(MatchRow.article_id).where(MatchRow.topic_id == topic))
@@ -33,7 +35,7 @@ class CommandReads(ArticleQueries):
         if not include_all:
             query = query.where(ArticleRow.duplicate_of.is_(None))
         if since:
-            query = query.where(ArticleRow.fetched_at >= since)
+            query = query.where(news_time >= since)
         if limit:
             query = query.limit(limit)
         return query
@@ -46,7 +48,8 @@ class CommandReads(ArticleQueries):
         include_all: bool = False,
         limit: int | None = None,
     ) -> list[ArticleView]:
-        """Stored articles, newest first: matched originals, or everything with ``include_all``."""
+        """Stored articles, newest news first (published, else fetched): matched originals,
+        or everything with ``include_all``; ``since`` on that same time."""
         query = self.articles_query(topic=topic, since=since, include_all=include_all, limit=limit)
         with self.reading() as session:
             rows = list(session.scalars(query))
