@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 from sqlalchemy import update
 
@@ -19,7 +18,6 @@ from monitor.config import load_config
 from monitor.digest.run import Digests
 from monitor.jobs import subscriber_trigger
 from monitor.models import utcnow
-from monitor.runtime.daemon import build_scheduler
 from monitor.storage import digests as db
 from monitor.storage.store import Store
 from monitor.storage.tables import OutboxRow
@@ -28,6 +26,7 @@ from testkit.smtp import LocalSMTP, plain_text
 from testkit.webserver import LocalWeb
 from tests.support.digest_data import digest_config, stored_samples
 from tests.test_cli_e2e import MONITOR, write_feeds
+from tests.test_jobs import daemon_scheduler
 
 
 def test_schedules_fire_at_the_subscribers_time_in_its_zone(config_dir: Path) -> None:
@@ -43,12 +42,7 @@ def test_the_daemon_schedules_one_job_per_subscriber_and_the_outbox(
     config_dir: Path, database_url: str
 ) -> None:
     config = digest_config(config_dir, database_url, 25)
-    store = Store.open(database_url)
-    try:
-        work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
-        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
-    finally:
-        store.close()
+    scheduler = daemon_scheduler(config, database_url)
     ids = {job.id for job in scheduler.get_jobs()}
     assert {"digest:ana", "deliver_outbox"} <= ids
     assert not {i for i in ids if i.startswith("digest:")} - {"digest:ana"}

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from croniter import croniter
 
 from monitor import jobs
@@ -42,15 +43,20 @@ def config(request: pytest.FixtureRequest, config_dir: Path, tmp_path: Path) -> 
     return configure(config_dir, [])
 
 
-def test_the_daemon_schedules_every_periodic_job_with_its_period(
-    config: Config, database_url: str
-) -> None:
+def daemon_scheduler(config: Config, database_url: str) -> AsyncIOScheduler:
+    """The daemon's scheduler for ``config``, built and not started (its jobs only)."""
     store = Store.open(database_url)
     try:
         work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
-        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
+        return build_scheduler(work, config)  # type: ignore[arg-type]
     finally:
         store.close()
+
+
+def test_the_daemon_schedules_every_periodic_job_with_its_period(
+    config: Config, database_url: str
+) -> None:
+    scheduler = daemon_scheduler(config, database_url)
     scheduled = {
         job.id: job.trigger.interval
         for job in scheduler.get_jobs()
@@ -100,12 +106,7 @@ def test_both_runtimes_send_each_digest_at_the_same_times(
     with (config_dir / "monitor.yaml").open("a", encoding="utf-8") as settings:
         settings.write(SUBSCRIBERS)
     config = configure(config_dir, [])
-    store = Store.open(database_url)
-    try:
-        work = SimpleNamespace(pipeline=SimpleNamespace(store=store, config=config))
-        scheduler = build_scheduler(work, config)  # type: ignore[arg-type]
-    finally:
-        store.close()
+    scheduler = daemon_scheduler(config, database_url)
     start = datetime(2026, 10, 23, tzinfo=UTC)
     end = start + timedelta(days=8)
     sent: dict[str, list[datetime]] = {}
