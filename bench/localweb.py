@@ -989,7 +989,7 @@ class NewsSite:
 def article_sources(count: int, seed: int = 7) -> list[PageArticle]:
     """The topic dev set first (so some articles match the shipped topics), then
     synthetic articles, ``count`` in all; each with the topics it is labelled with."""
-    from testkit.sites import load_devset_articles, synthetic_articles
+    from testkit.articles import load_devset_articles, synthetic_articles
 
     devset = load_devset_articles()
     chosen = devset + synthetic_articles(max(0, count - len(devset)), seed=seed)

@@ -15,7 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from testkit.sites import SiteArticle
+    from testkit.articles import SiteArticle
 
 _SECTIONS = ("World", "Politics", "Business", "Asia", "Europe", "Opinion", "Sport", "Culture")
 

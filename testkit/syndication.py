@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 if TYPE_CHECKING:
-    from testkit.sites import SiteArticle
+    from testkit.articles import SiteArticle
 
 CONTENT_TYPES = {
     "rss2": "application/rss+xml; charset=utf-8",
