@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_http.py --requests 5000 --rounds 5 --server python
 
 Serves generated feeds (RSS of 20-50 items, ~24 KB) and article pages (~110 KB) on 16
-loopback addresses with `bench/localweb.py` (nginx when installed), then fetches them
+loopback addresses with `testkit/static_web.py` (nginx when installed), then fetches them
 20 at a time (monitor's default ``polling.concurrency``) through each client:
 
 - ``httpx``: one bare ``httpx.AsyncClient`` (20 connections, ``trust_env=False``);
@@ -43,6 +43,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import localweb  # noqa: E402
 
+from testkit.static_web import loopback_hosts, reserve_port, start_web  # noqa: E402
+
 HOSTS = 16
 CONCURRENCY = 20
 LEGACY_REV = "2c58cd1cfce0956dca0ef4868a4a367772fb798d"  # the last httpx-based fetcher
@@ -55,13 +57,13 @@ Client = Callable[[Sequence[str], Validators], Awaitable[Counter[int]]]
 
 
 def build_web(root: Path, pages: int, feeds: int, server: str) -> tuple[Any, list[str], list[str]]:
-    hosts = localweb.loopback_hosts(HOSTS)
-    port = localweb.reserve_port(hosts)
+    hosts = loopback_hosts(HOSTS)
+    port = reserve_port(hosts)
     site = localweb.build_news_site(root, hosts, port, localweb.article_sources(pages))
     feed_files = localweb.publish_poll_feeds(
         site, hosts, port, feeds, site.pages, seed=11, tag="http-bench"
     )
-    web = localweb.start_web(root, hosts, server, port)
+    web = start_web(root, hosts, server, port)
     feed_urls = [site.feed_url(web, feed) for feed in feed_files]
     page_urls = [site.page_url(web, index) for index in range(len(site.pages))]
     return web, feed_urls, page_urls

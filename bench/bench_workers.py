@@ -40,6 +40,7 @@ import psycopg  # noqa: E402
 from monitor.distributed.engine import conninfo  # noqa: E402
 from testkit.cluster import MONITOR, Cluster, count, write_cluster_config  # noqa: E402
 from testkit.db import query  # noqa: E402
+from testkit.static_web import loopback_hosts, reserve_port, start_web  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -147,11 +148,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         work = Path(tmp)
-        hosts = localweb.loopback_hosts(8)
-        port = localweb.reserve_port(hosts)
+        hosts = loopback_hosts(8)
+        port = reserve_port(hosts)
         articles = localweb.article_sources(args.articles)
         site = localweb.build_news_site(work / "www", hosts, port, articles)
-        web = localweb.start_web(work / "www", hosts, "auto", port)
+        web = start_web(work / "www", hosts, "auto", port)
         try:
             feed_urls = [site.feed_url(web, feed) for feed in site.feeds]
             total = len(articles)

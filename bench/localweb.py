@@ -1,19 +1,4 @@
-"""A fast static web on loopback for the benchmarks: generated news sites on disk.
-
-The content is written once to a document root (one directory; a path's first part is
-its outlet) and served on several loopback addresses (127.0.0.1, 127.0.0.2, ...: one
-"host" per outlet, so per-host connection limits behave as with real outlets) by
-
-- **nginx** (Debian's `nginx-light`), one worker process, when it is installed, or
-- **the asyncio server** of this module (`asyncio.Protocol`, uvloop when importable),
-  run in its own process.
-
-`start_web(backend="auto")` measures both on this machine and keeps the faster. Both
-send ``ETag`` (nginx's format: mtime-size in hex) and ``Last-Modified`` and answer 304
-to ``If-None-Match`` / ``If-Modified-Since``, except under ``/nv/``: there they send
-``Last-Modified`` only and ignore conditional headers (a server that always answers 200,
-which the pipeline must recognise from the body). A file changed on disk is served
-changed at once, with new validators.
+"""Generated news sites on disk for the benchmarks, served by `testkit.static_web`.
 
 Pages: `render_news_page` builds a page shaped like a real news site's (measured on the
 scrapinghub article-extraction-benchmark pages: median 114 KB, ~785 elements, ~135
@@ -23,23 +8,17 @@ the topic dev set or synthetic prose) with figure, inline ads and share buttons,
 of related and most-read stories with teasers, reader comments, a newsletter box and a
 footer of link columns. Sizes vary from page to page around that median.
 
-    .venv/bin/python bench/localweb.py serve --root DIR --port N --hosts 16   # the server
-    .venv/bin/python bench/localweb.py demo                                   # compare both
+    .venv/bin/python bench/localweb.py demo          # generate a site, compare the servers
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import email.utils
 import json
 import math
 import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,392 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
-from urllib.parse import unquote
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/rss+xml; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-}
-NO_VALIDATORS = "/nv/"
-
-
-# --- the asyncio server ----------------------------------------------------------
-
-
-class _FileCache:
-    """Bodies and validators by path, re-read when the file's mtime or size changes."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = os.path.realpath(root)
-        self._files: dict[str, tuple[int, int, bytes, str, str, str]] = {}
-
-    def get(self, path: str) -> tuple[bytes, str, str, str] | None:
-        full = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
-        if not full.startswith(self.root + os.sep):
-            return None
-        try:
-            st = os.stat(full)
-        except OSError:
-            return None
-        cached = self._files.get(full)
-        if cached is None or cached[0] != st.st_mtime_ns or cached[1] != st.st_size:
-            try:
-                with open(full, "rb") as handle:
-                    body = handle.read()
-            except OSError:
-                return None
-            mtime = int(st.st_mtime)
-            etag = f'"{mtime:x}-{len(body):x}"'
-            modified = email.utils.formatdate(mtime, usegmt=True)
-            ctype = CONTENT_TYPES.get(os.path.splitext(full)[1], "application/octet-stream")
-            cached = (st.st_mtime_ns, st.st_size, body, etag, modified, ctype)
-            self._files[full] = cached
-        return cached[2], cached[3], cached[4], cached[5]
-
-
-class _HTTPProtocol(asyncio.Protocol):
-    """HTTP/1.1 GET and HEAD with keep-alive; requests on a connection answered in order."""
-
-    def __init__(self, files: _FileCache) -> None:
-        self.files = files
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.transport is not None:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buffer) > 65536:
-                    self.transport.close()
-                return
-            head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
-            self._respond(head.decode("latin-1"))
-
-    def _respond(self, head: str) -> None:
-        assert self.transport is not None
-        lines = head.split("\r\n")
-        try:
-            method, target, version = lines[0].split(" ", 2)
-        except ValueError:
-            self.transport.close()
-            return
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        path = unquote(target.split("?", 1)[0])
-        found = self.files.get(path) if method in ("GET", "HEAD") else None
-        keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
-        conn = b"keep-alive" if keep else b"close"
-        if found is None:
-            body = b"not found\n"
-            out = (
-                b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
-                b"Connection: " + conn + b"\r\n\r\n" + (body if method == "GET" else b"")
-            )
-            self.transport.write(out)
-        else:
-            body, etag, modified, ctype = found
-            validators = not path.startswith(NO_VALIDATORS)
-            if validators and _not_modified(headers, etag, modified):
-                self.transport.write(
-                    f"HTTP/1.1 304 Not Modified\r\nServer: localweb\r\nETag: {etag}\r\n"
-                    f"Last-Modified: {modified}\r\nConnection: {conn.decode()}\r\n\r\n".encode()
-                )
-            else:
-                etag_line = f"ETag: {etag}\r\n" if validators else ""
-                self.transport.write(
-                    f"HTTP/1.1 200 OK\r\nServer: localweb\r\nContent-Type: {ctype}\r\n"
-                    f"Content-Length: {len(body)}\r\n{etag_line}Last-Modified: {modified}\r\n"
-                    f"Connection: {conn.decode()}\r\n\r\n".encode()
-                )
-                if method == "GET":
-                    self.transport.write(body)
-        if not keep:
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
-
-def _not_modified(headers: dict[str, str], etag: str, modified: str) -> bool:
-    """RFC 9110 §13.2.2: If-None-Match decides when present, else If-Modified-Since."""
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or etag in tags
-    since = headers.get("if-modified-since")
-    if since is None:
-        return False
-    try:
-        when = email.utils.parsedate_to_datetime(since)
-        mine = email.utils.parsedate_to_datetime(modified)
-    except (TypeError, ValueError):
-        return False
-    return mine <= when
-
-
-def serve(root: Path, hosts: Sequence[str], port: int) -> None:
-    """Run the asyncio server until killed (this is the `serve` subcommand)."""
-    try:
-        import uvloop  # type: ignore[import-not-found,unused-ignore]
-
-        uvloop.install()
-    except ImportError:
-        pass
-    files = _FileCache(root)
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: _HTTPProtocol(files), list(hosts), port, backlog=4096, reuse_address=True
-        )
-        print("ready", flush=True)
-        async with server:
-            await server.serve_forever()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
-
-
-# --- nginx -------------------------------------------------------------------------
-
-
-def nginx_binary() -> str | None:
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-
-
-def _nginx_conf(root: Path, hosts: Sequence[str], port: int, work: Path) -> str:
-    listens = "\n".join(f"    listen {host}:{port} backlog=4096;" for host in hosts)
-    types = "\n".join(f'    "{ctype}" {ext[1:]};' for ext, ctype in CONTENT_TYPES.items())
-    user = "user root root;\n" if os.geteuid() == 0 else ""
-    return f"""{user}worker_processes 1;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-  access_log off;
-  types {{
-{types}
-  }}
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  client_body_temp_path {work}/body;
-  proxy_temp_path {work}/proxy;
-  fastcgi_temp_path {work}/fastcgi;
-  uwsgi_temp_path {work}/uwsgi;
-  scgi_temp_path {work}/scgi;
-  server {{
-{listens}
-    root {root};
-    location {NO_VALIDATORS} {{ etag off; if_modified_since off; }}
-  }}
-}}
-"""
-
-
-# --- running a server --------------------------------------------------------------
-
-
-@dataclass
-class Web:
-    """A document root served on loopback; URLs name one of its hosts."""
-
-    root: Path
-    hosts: list[str]
-    port: int
-    backend: str = ""
-    process: subprocess.Popen[bytes] | None = None
-    work: Path | None = None
-    rates: dict[str, float] = field(default_factory=dict)  # backend → requests/s measured
-
-    def url(self, path: str, host: int = 0) -> str:
-        return f"http://{self.hosts[host % len(self.hosts)]}:{self.port}/{path.lstrip('/')}"
-
-    def file(self, path: str) -> Path:
-        return self.root / path.lstrip("/")
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self.work is not None:
-            shutil.rmtree(self.work, ignore_errors=True)
-            self.work = None
-
-
-def loopback_hosts(count: int) -> list[str]:
-    """127.0.0.1 ... 127.0.0.<count>: every address of 127.0.0.0/8 is loopback on Linux."""
-    return [f"127.0.0.{i}" for i in range(1, count + 1)]
-
-
-def _free_port(hosts: Sequence[str]) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind((hosts[0], 0))
-            port = int(probe.getsockname()[1])
-        try:
-            for host in hosts[1:]:
-                with socket.socket() as other:
-                    other.bind((host, port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port on the loopback addresses")
-
-
-def _wait_ready(hosts: Sequence[str], port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    pending = list(hosts)
-    while pending:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with socket.create_connection((pending[0], port), timeout=1):
-                pending.pop(0)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start listening") from None
-            time.sleep(0.05)
-
-
-def start_server(root: Path, hosts: Sequence[str], backend: str, port: int = 0) -> Web:
-    """Start ``backend`` ("nginx" or "python") on every host; raises when it cannot.
-
-    ``port`` 0 picks a free one; content whose URLs embed the port needs it fixed
-    beforehand (`reserve_port`).
-    """
-    port = port or _free_port(hosts)
-    web = Web(root=Path(root), hosts=list(hosts), port=port, backend=backend)
-    if backend == "nginx":
-        binary = nginx_binary()
-        if binary is None:
-            raise RuntimeError("nginx is not installed")
-        web.work = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
-        conf = web.work / "nginx.conf"
-        conf.write_text(_nginx_conf(web.root, hosts, port, web.work), encoding="utf-8")
-        command = [binary, "-c", str(conf), "-p", str(web.work), "-e", str(web.work / "err.log")]
-        web.process = subprocess.Popen(
-            [*command, "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    elif backend == "python":
-        script = [sys.executable, str(Path(__file__).resolve()), "serve"]
-        args = ["--root", str(web.root), "--port", str(port), "--hosts", ",".join(hosts)]
-        web.process = subprocess.Popen(
-            [*script, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-    else:
-        raise ValueError(f"unknown server backend {backend!r}")
-    try:
-        _wait_ready(hosts, port, web.process)
-    except Exception:
-        web.close()
-        raise
-    return web
-
-
-def start_web(root: Path, hosts: Sequence[str], backend: str = "auto", port: int = 0) -> Web:
-    """The server for the benchmarks: "nginx", "python", or "auto" (the faster one here).
-
-    "auto" serves a sample of ``root`` with each available backend under the same load
-    (`load_test`) and keeps the faster; `Web.rates` holds what each managed.
-    """
-    if backend != "auto":
-        return start_server(root, hosts, backend, port)
-    sample = _sample_paths(root)
-    rates: dict[str, float] = {}
-    for candidate in ("nginx", "python"):
-        if candidate == "nginx" and nginx_binary() is None:
-            continue
-        try:
-            web = start_server(root, hosts, candidate, port)
-        except RuntimeError as exc:
-            print(f"  {candidate}: could not start ({exc})", file=sys.stderr)
-            continue
-        try:
-            rates[candidate] = load_test(web, sample)
-        finally:
-            web.close()
-    if not rates:
-        raise RuntimeError("no server backend could start")
-    best = max(rates, key=lambda name: rates[name])
-    web = start_server(root, hosts, best, port)
-    web.rates = rates
-    return web
-
-
-def _sample_paths(root: Path, limit: int = 200) -> list[str]:
-    paths: list[str] = []
-    for suffix in (".xml", ".html"):
-        found = sorted(p for p in Path(root).rglob(f"*{suffix}"))[: limit // 2]
-        paths += ["/" + str(p.relative_to(root)) for p in found]
-    if not paths:
-        raise RuntimeError(f"nothing to serve under {root}")
-    return paths
-
-
-def load_test(web: Web, paths: Sequence[str], seconds: float = 2.0, connections: int = 32) -> float:
-    """Requests per second ``web`` serves to a minimal keep-alive client (raw sockets).
-
-    Half the paths are feeds and half pages, fetched in turn; the client does only
-    socket reads and Content-Length framing, so the figure is the server's.
-    """
-
-    async def run() -> int:
-        done = 0
-        stop = time.monotonic() + seconds
-
-        async def worker(number: int) -> None:
-            nonlocal done
-            host = web.hosts[number % len(web.hosts)]
-            reader, writer = await asyncio.open_connection(host, web.port)
-            i = number
-            while time.monotonic() < stop:
-                path = paths[i % len(paths)]
-                i += connections
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
-                done += 1
-            writer.close()
-
-        await asyncio.gather(*(worker(n) for n in range(connections)))
-        return done
-
-    started = time.perf_counter()
-    count = asyncio.run(run())
-    return count / (time.perf_counter() - started)
-
+from testkit.static_web import Web, loopback_hosts, reserve_port, start_web  # noqa: E402
 
 # --- content: pages ----------------------------------------------------------------
 
@@ -1012,7 +611,7 @@ def build_news_site(
 
     Article ``i`` belongs to outlet ``i % hosts``; each outlet's articles are cut into
     feeds of a random size in ``items_per_feed``. URLs embed the host and ``port``,
-    so the site must be served on that port (see `start_server_on`).
+    so the site must be served on that port (see `testkit.static_web.reserve_port`).
     """
     rng = random.Random(seed)
     site = NewsSite(root=Path(root), hosts=list(web_hosts))
@@ -1111,11 +710,6 @@ def iter_pages(site: NewsSite) -> Iterator[tuple[str, bytes]]:
         yield path, (site.root / path.lstrip("/")).read_bytes()
 
 
-def reserve_port(hosts: Sequence[str]) -> int:
-    """A port free on every host, for content generated before the server starts."""
-    return _free_port(hosts)
-
-
 # --- command line ------------------------------------------------------------------
 
 
@@ -1143,22 +737,11 @@ def _demo(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = sub.add_parser("serve", help="run the asyncio server on a document root")
-    serve_cmd.add_argument("--root", type=Path, required=True)
-    serve_cmd.add_argument("--port", type=int, required=True)
-    serve_cmd.add_argument("--hosts", default="127.0.0.1", help="comma-separated addresses")
     demo = sub.add_parser("demo", help="generate a site and compare the server backends")
     demo.add_argument("--articles", type=int, default=300)
     demo.add_argument("--hosts", type=int, default=8)
     demo.add_argument("--server", default="auto", choices=("auto", "nginx", "python"))
-    args = parser.parse_args()
-    if args.command == "serve":
-        hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
-        if any(not h.startswith("127.") for h in hosts):
-            parser.error("loopback addresses only")
-        serve(args.root, hosts, args.port)
-    else:
-        _demo(args)
+    _demo(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ sys.path.insert(0, str(BENCH))
 
 import localweb  # noqa: E402
 
+from testkit.static_web import Web, loopback_hosts, nginx_binary, reserve_port, start_web  # noqa: E402
+
 RESULTS = BENCH / "results"
 DEFAULT_DATASET = BENCH / ".data" / "article-extraction-benchmark"
 STAGES = ("startup", "extraction", "ingest", "poll", "match", "dedup")
@@ -135,7 +137,7 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    nginx = localweb.nginx_binary()
+    nginx = nginx_binary()
     nginx_version = "not installed"
     if nginx:
         probe = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False)
@@ -332,7 +334,7 @@ def run_poll(config: Path, probe: bool = False) -> PollRun:
 class Context:
     args: argparse.Namespace
     tmp: Path
-    web: localweb.Web | None = None
+    web: Web | None = None
     site: localweb.NewsSite | None = None
     poll_feeds: list[localweb.FeedFile] = field(default_factory=list)
     port: int = 0
@@ -346,8 +348,8 @@ def prepare_web(ctx: Context, articles: int, poll_feeds: int) -> None:
     root.mkdir()
     os.chmod(ctx.tmp, 0o755)
     os.chmod(root, 0o755)
-    hosts = localweb.loopback_hosts(HOSTS)
-    ctx.port = localweb.reserve_port(hosts)
+    hosts = loopback_hosts(HOSTS)
+    ctx.port = reserve_port(hosts)
     started = time.perf_counter()
     sources = localweb.article_sources(articles)
     ctx.site = localweb.build_news_site(root, hosts, ctx.port, sources)
@@ -356,7 +358,7 @@ def prepare_web(ctx: Context, articles: int, poll_feeds: int) -> None:
         ctx.poll_feeds = build_poll_feeds(ctx, poll_feeds)
     sizes = sorted(len(body) for _, body in localweb.iter_pages(ctx.site))
     generated = time.perf_counter() - started
-    ctx.web = localweb.start_web(root, hosts, args.server, ctx.port)
+    ctx.web = start_web(root, hosts, args.server, ctx.port)
     check_server(ctx.web)
     rates = ", ".join(f"{name} {rate:,.0f} requests/s" for name, rate in ctx.web.rates.items())
     ctx.web_note = (
@@ -375,7 +377,7 @@ def _median_kb(sizes: Sequence[int]) -> str:
     return f"{statistics.median(sizes) / 1000:.0f}"
 
 
-def check_server(web: localweb.Web) -> None:
+def check_server(web: Web) -> None:
     """The server must send validators, honour them, and ignore them under /nv/."""
     import httpx
 
@@ -800,7 +802,7 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
     assert ctx.site is not None
     return localweb.publish_poll_feeds(
         ctx.site,
-        localweb.loopback_hosts(HOSTS),
+        loopback_hosts(HOSTS),
         ctx.port,
         count,
         ctx.site.pages[:200],
@@ -812,7 +814,7 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
 def change_feeds(ctx: Context, feeds: Sequence[localweb.FeedFile]) -> None:
     """Publish a new top item in each feed, linking to a page already stored."""
     assert ctx.site is not None
-    hosts = localweb.loopback_hosts(HOSTS)
+    hosts = loopback_hosts(HOSTS)
     for feed in feeds:
         newest = max(item[4] for item in feed.items)
         title, link, guid, summary, _ = feed.items[1]
