@@ -39,10 +39,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import localweb  # noqa: E402
-
+from testkit.articles import article_sources  # noqa: E402
+from testkit.news_site import build_news_site, publish_poll_feeds  # noqa: E402
 from testkit.static_web import loopback_hosts, reserve_port, start_web  # noqa: E402
 
 HOSTS = 16
@@ -59,10 +58,8 @@ Client = Callable[[Sequence[str], Validators], Awaitable[Counter[int]]]
 def build_web(root: Path, pages: int, feeds: int, server: str) -> tuple[Any, list[str], list[str]]:
     hosts = loopback_hosts(HOSTS)
     port = reserve_port(hosts)
-    site = localweb.build_news_site(root, hosts, port, localweb.article_sources(pages))
-    feed_files = localweb.publish_poll_feeds(
-        site, hosts, port, feeds, site.pages, seed=11, tag="http-bench"
-    )
+    site = build_news_site(root, hosts, port, article_sources(pages))
+    feed_files = publish_poll_feeds(site, hosts, port, feeds, site.pages, seed=11, tag="http-bench")
     web = start_web(root, hosts, server, port)
     feed_urls = [site.feed_url(web, feed) for feed in feed_files]
     page_urls = [site.page_url(web, index) for index in range(len(site.pages))]

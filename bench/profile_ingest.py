@@ -1,6 +1,6 @@
 """Profile one ingest pass with py-spy: where the main process spends its CPU.
 
-Builds the benchmark's local web (bench/localweb.py) with N new articles, runs the
+Builds the benchmark's local web (testkit/news_site.py) with N new articles, runs the
 installed `monitor poll --once --json` under `py-spy record --subprocesses` (raw
 collapsed stacks), and writes bench/results/profile-ingest.md: the share of samples per
 process, then the main process's top functions by own ("self") and inclusive time.

@@ -11,12 +11,12 @@ with the machine, the date and notes per stage, to bench/results/summary.md (the
 includes that file). A `--quick` or `--only` run writes bench/results/tmp/summary.md
 instead (git-ignored), unless `--output` says otherwise.
 
-Everything runs on loopback: `bench/localweb.py` generates news sites (article pages of
-~114 KB median shaped like real ones, RSS 2.0 feeds of 20-50 items) into a temporary
-document root and serves them on 127.0.0.1-127.0.0.16 with nginx when installed or its
-own asyncio server, whichever is faster here. `monitor` runs as users run it: the
-installed `.venv/bin/monitor` with a temporary configuration (SQLite in a temporary
-directory, `http.allow_private_networks: true`, the shipped topics).
+Everything runs on loopback: `testkit/news_site.py` generates news sites (article pages
+of ~114 KB median shaped like real ones, RSS 2.0 feeds of 20-50 items) into a temporary
+document root and `testkit/static_web.py` serves them on 127.0.0.1-127.0.0.16 with nginx
+when installed or its own asyncio server, whichever is faster here. `monitor` runs as
+users run it: the installed `.venv/bin/monitor` with a temporary configuration (SQLite in
+a temporary directory, `http.allow_private_networks: true`, the shipped topics).
 
 Stages (see `--list`): startup, extraction, ingest (with memory), poll, match, dedup.
 The extraction-quality stage needs the scrapinghub article-extraction-benchmark (181 real
@@ -49,7 +49,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -58,10 +58,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(BENCH))
 
-import localweb  # noqa: E402
-
+from testkit.articles import article_sources  # noqa: E402
+from testkit.news_site import (  # noqa: E402
+    FeedFile,
+    NewsSite,
+    build_news_site,
+    iter_pages,
+    publish_feed,
+    publish_poll_feeds,
+)
 from testkit.static_web import Web, loopback_hosts, nginx_binary, reserve_port, start_web  # noqa: E402
 
 RESULTS = BENCH / "results"
@@ -335,8 +341,8 @@ class Context:
     args: argparse.Namespace
     tmp: Path
     web: Web | None = None
-    site: localweb.NewsSite | None = None
-    poll_feeds: list[localweb.FeedFile] = field(default_factory=list)
+    site: NewsSite | None = None
+    poll_feeds: list[FeedFile] = field(default_factory=list)
     port: int = 0
     web_note: str = ""
 
@@ -351,12 +357,12 @@ def prepare_web(ctx: Context, articles: int, poll_feeds: int) -> None:
     hosts = loopback_hosts(HOSTS)
     ctx.port = reserve_port(hosts)
     started = time.perf_counter()
-    sources = localweb.article_sources(articles)
-    ctx.site = localweb.build_news_site(root, hosts, ctx.port, sources)
+    sources = article_sources(articles)
+    ctx.site = build_news_site(root, hosts, ctx.port, sources)
     site_seconds = time.perf_counter() - started
     if poll_feeds:
         ctx.poll_feeds = build_poll_feeds(ctx, poll_feeds)
-    sizes = sorted(len(body) for _, body in localweb.iter_pages(ctx.site))
+    sizes = sorted(len(body) for _, body in iter_pages(ctx.site))
     generated = time.perf_counter() - started
     ctx.web = start_web(root, hosts, args.server, ctx.port)
     check_server(ctx.web)
@@ -680,7 +686,7 @@ def bare_newspaper(urls: Sequence[str]) -> tuple[float, int, int]:
     return len(urls) / (time.perf_counter() - started), with_text, failed
 
 
-def _feeds_covering(site: localweb.NewsSite, articles: int) -> list[localweb.FeedFile]:
+def _feeds_covering(site: NewsSite, articles: int) -> list[FeedFile]:
     chosen, total = [], 0
     for feed in site.feeds:
         if total >= articles:
@@ -694,7 +700,7 @@ def stage_ingest(ctx: Context) -> Report:
     args = ctx.args
     assert ctx.site is not None and ctx.web is not None
     site, web = ctx.site, ctx.web
-    pages = [(site.page_url(web, i), body) for i, (_, body) in enumerate(localweb.iter_pages(site))]
+    pages = [(site.page_url(web, i), body) for i, (_, body) in enumerate(iter_pages(site))]
     sample = _sample(pages, args.baseline_pages)
     print(f"ingest: bare trafilatura.extract over {len(sample)} pages ...", flush=True)
     bare_rate, bare_cpu_rate = bare_trafilatura(sample)
@@ -792,7 +798,7 @@ def stage_ingest(ctx: Context) -> Report:
 # --- stage: poll pass --------------------------------------------------------------------------
 
 
-def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
+def build_poll_feeds(ctx: Context, count: int) -> list[FeedFile]:
     """``count`` RSS feeds of 20-50 items whose links point at already-served pages.
 
     One in ten is served under /nv/ (no ETag, conditional requests ignored). Every
@@ -800,7 +806,7 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
     200 pages and records the rest as duplicates by URL.
     """
     assert ctx.site is not None
-    return localweb.publish_poll_feeds(
+    return publish_poll_feeds(
         ctx.site,
         loopback_hosts(HOSTS),
         ctx.port,
@@ -811,16 +817,21 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
     )
 
 
-def change_feeds(ctx: Context, feeds: Sequence[localweb.FeedFile]) -> None:
+def change_feeds(ctx: Context, feeds: Sequence[FeedFile]) -> None:
     """Publish a new top item in each feed, linking to a page already stored."""
     assert ctx.site is not None
     hosts = loopback_hosts(HOSTS)
     for feed in feeds:
-        newest = max(item[4] for item in feed.items)
-        title, link, guid, summary, _ = feed.items[1]
-        later = newest + timedelta(hours=1)
-        feed.items.insert(0, (title + " (update)", link, guid + ":new", summary, later))
-        localweb.publish_feed(ctx.site, feed, f"http://{hosts[feed.host]}:{ctx.port}", bump=True)
+        newest = max(article.published for article, _, _ in feed.items)
+        article, guid, link = feed.items[1]
+        update = replace(
+            article,
+            id=guid + ":new",
+            title=article.title + " (update)",
+            published=newest + timedelta(hours=1),
+        )
+        feed.items.insert(0, (update, guid + ":new", link))
+        publish_feed(ctx.site, feed, f"http://{hosts[feed.host]}:{ctx.port}", bump=True)
 
 
 async def _bare_httpx(
