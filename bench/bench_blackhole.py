@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -141,6 +142,27 @@ def wait_for(check: object, timeout: float) -> float | None:
     return None
 
 
+@dataclass
+class Scene:
+    """What the scenario's steps act on."""
+
+    args: argparse.Namespace
+    web: LocalWeb
+    proxy: TcpProxy
+    listen: str  # the daemon's /healthz
+    daemon: subprocess.Popen[bytes]
+    started: float  # monotonic time of the daemon's start
+    prose: Prose
+
+
+class Recovery(NamedTuple):
+    probes: list[Probe]
+    alive: bool
+    healthy_after: float | None
+    stored_after: float | None
+    second: int
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--silence", type=float, default=30)
@@ -152,74 +174,105 @@ def main() -> None:
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         connection.execute(f"CREATE SCHEMA {SCHEMA}")
-    server = make_url(PG_URL)
-    listen = f"127.0.0.1:{free_port()}"
-    prose = Prose(29)
     try:
-        with (
-            LocalWeb() as web,
-            tempfile.TemporaryDirectory() as tmp,
-            TcpProxy(server.host or "127.0.0.1", server.port or 5432) as proxy,
-        ):
-            first = publish(web, args.feeds, args.per_feed, 0, prose)
-            proxied = server.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-            config = _config(
-                Path(tmp), f"{proxied}?options=-csearch_path%3D{SCHEMA}", listen, web, args.feeds
-            )
-            monitor = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-            log_path = Path(tmp) / "daemon.log"
-            with log_path.open("w") as log:
-                daemon = subprocess.Popen(
-                    [monitor, "--config", str(config), "run"], stdout=log, stderr=log, env=env
-                )
-            try:
-                started = time.monotonic()
-                if wait_for(lambda: stored(PG_URL) >= first, 120) is None:
-                    raise SystemExit(f"the first pass was not stored:\n{log_path.read_text()}")
-                second = publish(web, args.feeds, args.per_feed, 1, prose)
-                # The next poll is 60 s after the first: go silent a few seconds before it,
-                # so its new entries need the database while it does not answer.
-                time.sleep(max(0.0, started + 55 - time.monotonic()))
-                proxy.blackhole()
-                silent_since = time.monotonic()
-                probes = []
-                while time.monotonic() - silent_since < args.silence:
-                    probes.append(probe(listen, silent_since))
-                    time.sleep(max(0.0, silent_since + len(probes) - time.monotonic()))
-                alive_during = daemon.poll() is None
-                proxy.restore()
-                healthy_after = wait_for(lambda: probe(listen, silent_since).status == 200, 120)
-                stored_after = wait_for(lambda: stored(PG_URL) >= second, 180)
-                # The same again, and SIGTERM while the poll waits on the database.
-                publish(web, args.feeds, args.per_feed, 2, prose)
-                time.sleep(max(0.0, started + 117 - time.monotonic()))
-                polls = feed_requests(web, args.feeds)
-                proxy.blackhole()
-                wait_for(lambda: feed_requests(web, args.feeds) > polls, 30)
-                time.sleep(2)
-                term_at = time.monotonic()
-                daemon.send_signal(signal.SIGTERM)
-                try:
-                    code: int | str = daemon.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    code = "still running after 120 s"
-                exit_seconds = time.monotonic() - term_at
-            finally:
-                if daemon.poll() is None:
-                    daemon.kill()
-                    daemon.wait()
-            log_text = log_path.read_text()
+        outcome, log_text = run_scenario(args)
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-    outcome = Outcome(
-        probes, alive_during, healthy_after, stored_after, first, second, code, exit_seconds
-    )
     report = _report(args, outcome, log_text.count("Traceback"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "blackhole.md").write_text(report, encoding="utf-8")
     print(report)
+
+
+def run_scenario(args: argparse.Namespace) -> tuple[Outcome, str]:
+    """The daemon through both silences; what was measured, and the daemon's log."""
+    server = make_url(PG_URL)
+    listen = f"127.0.0.1:{free_port()}"
+    prose = Prose(29)
+    with (
+        LocalWeb() as web,
+        tempfile.TemporaryDirectory() as tmp,
+        TcpProxy(server.host or "127.0.0.1", server.port or 5432) as proxy,
+    ):
+        first = publish(web, args.feeds, args.per_feed, 0, prose)
+        proxied = server.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        config = _config(
+            Path(tmp), f"{proxied}?options=-csearch_path%3D{SCHEMA}", listen, web, args.feeds
+        )
+        log_path = Path(tmp) / "daemon.log"
+        daemon = start_daemon(config, log_path)
+        try:
+            scene = Scene(args, web, proxy, listen, daemon, time.monotonic(), prose)
+            recovery = first_silence(scene, first, log_path)
+            code, exit_seconds = terminate_in_silence(scene)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+        log_text = log_path.read_text()
+    outcome = Outcome(
+        recovery.probes,
+        recovery.alive,
+        recovery.healthy_after,
+        recovery.stored_after,
+        first,
+        recovery.second,
+        code,
+        exit_seconds,
+    )
+    return outcome, log_text
+
+
+def start_daemon(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    monitor = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [monitor, "--config", str(config), "run"], stdout=log, stderr=log, env=env
+        )
+
+
+def first_silence(scene: Scene, first: int, log_path: Path) -> Recovery:
+    """New items, then the database silent as the next poll needs it; `/healthz` asked
+    every second; then how long until healthy and stored once the database is back."""
+    args, web, proxy = scene.args, scene.web, scene.proxy
+    if wait_for(lambda: stored(PG_URL) >= first, 120) is None:
+        raise SystemExit(f"the first pass was not stored:\n{log_path.read_text()}")
+    second = publish(web, args.feeds, args.per_feed, 1, scene.prose)
+    # The next poll is 60 s after the first: go silent a few seconds before it,
+    # so its new entries need the database while it does not answer.
+    time.sleep(max(0.0, scene.started + 55 - time.monotonic()))
+    proxy.blackhole()
+    silent_since = time.monotonic()
+    probes = []
+    while time.monotonic() - silent_since < args.silence:
+        probes.append(probe(scene.listen, silent_since))
+        time.sleep(max(0.0, silent_since + len(probes) - time.monotonic()))
+    alive_during = scene.daemon.poll() is None
+    proxy.restore()
+    healthy_after = wait_for(lambda: probe(scene.listen, silent_since).status == 200, 120)
+    stored_after = wait_for(lambda: stored(PG_URL) >= second, 180)
+    return Recovery(probes, alive_during, healthy_after, stored_after, second)
+
+
+def terminate_in_silence(scene: Scene) -> tuple[int | str, float]:
+    """The same again, and SIGTERM while the poll waits on the database: the exit code
+    and how long the daemon took to exit."""
+    args, web, daemon = scene.args, scene.web, scene.daemon
+    publish(web, args.feeds, args.per_feed, 2, scene.prose)
+    time.sleep(max(0.0, scene.started + 117 - time.monotonic()))
+    polls = feed_requests(web, args.feeds)
+    scene.proxy.blackhole()
+    wait_for(lambda: feed_requests(web, args.feeds) > polls, 30)
+    time.sleep(2)
+    term_at = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        code: int | str = daemon.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        code = "still running after 120 s"
+    return code, time.monotonic() - term_at
 
 
 def _report(args: argparse.Namespace, outcome: Outcome, tracebacks: int) -> str:

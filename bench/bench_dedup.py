@@ -364,74 +364,100 @@ class Report:
 
 
 def render(report: Report, seconds: float, quick: bool) -> str:
-    settings = DedupSettings()
     return "\n".join(
         [
-            "# Deduplication: measurements",
-            "",
-            f"Written by `.venv/bin/python bench/bench_dedup.py{' --quick' if quick else ''}` "
-            f"in {seconds / 60:.1f} min on a {os.cpu_count()}-core machine "
-            f"(rensa {_version('rensa')}, datasketch {_version('datasketch')}, "
-            f"numpy {np.__version__}). Scheme: {minhash.NUM_PERM} permutations, shingles of "
-            f"{minhash.SHINGLE} characters ({minhash.CJK_SHINGLE} for CJK text), "
-            f"{settings.lsh_bands} bands × {settings.lsh_rows} rows, near-duplicate from "
-            f"similarity {settings.near_similarity} (or containment "
-            f"{settings.near_containment} above {settings.containment_floor}).",
-            "",
-            "## Cost per new article as the index grows",
-            "",
-            "Each row: the index filled with that many synthetic articles, then "
-            f"{PROBES // 2} copies of stored articles (byline added, last fifth cut, one word "
-            f"in ten replaced) and {PROBES // 2} new articles are checked; the new ones are "
-            "then added. Times are means per article, in milliseconds. *Add, amortised*: the "
-            "fill's add time per article, including the merges of pending entries into the "
-            "sorted tables; *total* = signature + query + amortised add. *LSH "
-            "candidates/query*: stored articles sharing a band (buckets over "
-            f"{bands_module.MAX_BUCKET} skipped) with a new article, before verification. "
-            "*Index RSS*: growth of the process's resident memory while filling.",
-            "",
-            "| articles | signature ms | query ms | add ms | add ms, amortised | total ms "
-            "| LSH candidates/query | copies found | false matches | index RSS MB "
-            "| index numpy MB | fill s (sign + add) |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-            *report.growth,
-            "",
-            "## Restart",
-            "",
-            report.restart,
-            "",
-            "## Libraries",
-            "",
-            *report.libraries,
-            "",
-            "This package's index: see the growth table above (RSS growth and numpy bytes "
-            "at each size); measured the same way at 20,000 articles its fixed overheads "
-            "(temporaries of the vectorised band keys) would dominate the figure.",
-            "",
-            "## Choices",
-            "",
-            *CHOICES,
-            "",
-            "## Duplicate decision: shingle size and threshold",
-            "",
-            "On `tests/data/dedup-pairs.jsonl` (396 pairs: 204 copies, 192 near misses; each "
-            "pair: store `a`, decide `b` through the whole pipeline: content hash, LSH, "
-            "verification). *This seed* is the shipped "
-            "MinHash seed; the six-seed figures show how much of a difference is MinHash noise.",
-            "",
-            *report.sweep,
-            "",
-            *report.lsh,
-            "",
-            "## Story grouping",
-            "",
-            "On `tests/data/dedup-story-pairs.jsonl`: pairs of different articles at most "
-            "three days apart, labelled same event or not.",
-            "",
-            *report.stories,
-            "",
+            *_introduction(seconds, quick),
+            *_growth_section(report),
+            *_restart_libraries_choices(report),
+            *_quality_sections(report),
         ]
     )
+
+
+def _introduction(seconds: float, quick: bool) -> list[str]:
+    """The command, the machine, the libraries and the scheme measured."""
+    settings = DedupSettings()
+    return [
+        "# Deduplication: measurements",
+        "",
+        f"Written by `.venv/bin/python bench/bench_dedup.py{' --quick' if quick else ''}` "
+        f"in {seconds / 60:.1f} min on a {os.cpu_count()}-core machine "
+        f"(rensa {_version('rensa')}, datasketch {_version('datasketch')}, "
+        f"numpy {np.__version__}). Scheme: {minhash.NUM_PERM} permutations, shingles of "
+        f"{minhash.SHINGLE} characters ({minhash.CJK_SHINGLE} for CJK text), "
+        f"{settings.lsh_bands} bands × {settings.lsh_rows} rows, near-duplicate from "
+        f"similarity {settings.near_similarity} (or containment "
+        f"{settings.near_containment} above {settings.containment_floor}).",
+        "",
+    ]
+
+
+def _growth_section(report: Report) -> list[str]:
+    return [
+        "## Cost per new article as the index grows",
+        "",
+        "Each row: the index filled with that many synthetic articles, then "
+        f"{PROBES // 2} copies of stored articles (byline added, last fifth cut, one word "
+        f"in ten replaced) and {PROBES // 2} new articles are checked; the new ones are "
+        "then added. Times are means per article, in milliseconds. *Add, amortised*: the "
+        "fill's add time per article, including the merges of pending entries into the "
+        "sorted tables; *total* = signature + query + amortised add. *LSH "
+        "candidates/query*: stored articles sharing a band (buckets over "
+        f"{bands_module.MAX_BUCKET} skipped) with a new article, before verification. "
+        "*Index RSS*: growth of the process's resident memory while filling.",
+        "",
+        "| articles | signature ms | query ms | add ms | add ms, amortised | total ms "
+        "| LSH candidates/query | copies found | false matches | index RSS MB "
+        "| index numpy MB | fill s (sign + add) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *report.growth,
+        "",
+    ]
+
+
+def _restart_libraries_choices(report: Report) -> list[str]:
+    return [
+        "## Restart",
+        "",
+        report.restart,
+        "",
+        "## Libraries",
+        "",
+        *report.libraries,
+        "",
+        "This package's index: see the growth table above (RSS growth and numpy bytes "
+        "at each size); measured the same way at 20,000 articles its fixed overheads "
+        "(temporaries of the vectorised band keys) would dominate the figure.",
+        "",
+        "## Choices",
+        "",
+        *CHOICES,
+        "",
+    ]
+
+
+def _quality_sections(report: Report) -> list[str]:
+    """The duplicate decision and the story grouping, on the labelled pairs."""
+    return [
+        "## Duplicate decision: shingle size and threshold",
+        "",
+        "On `tests/data/dedup-pairs.jsonl` (396 pairs: 204 copies, 192 near misses; each "
+        "pair: store `a`, decide `b` through the whole pipeline: content hash, LSH, "
+        "verification). *This seed* is the shipped "
+        "MinHash seed; the six-seed figures show how much of a difference is MinHash noise.",
+        "",
+        *report.sweep,
+        "",
+        *report.lsh,
+        "",
+        "## Story grouping",
+        "",
+        "On `tests/data/dedup-story-pairs.jsonl`: pairs of different articles at most "
+        "three days apart, labelled same event or not.",
+        "",
+        *report.stories,
+        "",
+    ]
 
 
 def _version(package: str) -> str:

@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_http.py --requests 5000 --rounds 5 --server python
 
 Serves generated feeds (RSS of 20-50 items, ~24 KB) and article pages (~110 KB) on 16
-loopback addresses with `bench/localweb.py` (nginx when installed), then fetches them
+loopback addresses with `testkit/static_web.py` (nginx when installed), then fetches them
 20 at a time (monitor's default ``polling.concurrency``) through each client:
 
 - ``httpx``: one bare ``httpx.AsyncClient`` (20 connections, ``trust_env=False``);
@@ -39,9 +39,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import localweb  # noqa: E402
+from testkit.articles import article_sources  # noqa: E402
+from testkit.news_site import build_news_site, publish_poll_feeds  # noqa: E402
+from testkit.static_web import loopback_hosts, reserve_port, start_web  # noqa: E402
 
 HOSTS = 16
 CONCURRENCY = 20
@@ -55,13 +56,11 @@ Client = Callable[[Sequence[str], Validators], Awaitable[Counter[int]]]
 
 
 def build_web(root: Path, pages: int, feeds: int, server: str) -> tuple[Any, list[str], list[str]]:
-    hosts = localweb.loopback_hosts(HOSTS)
-    port = localweb.reserve_port(hosts)
-    site = localweb.build_news_site(root, hosts, port, localweb.article_sources(pages))
-    feed_files = localweb.publish_poll_feeds(
-        site, hosts, port, feeds, site.pages, seed=11, tag="http-bench"
-    )
-    web = localweb.start_web(root, hosts, server, port)
+    hosts = loopback_hosts(HOSTS)
+    port = reserve_port(hosts)
+    site = build_news_site(root, hosts, port, article_sources(pages))
+    feed_files = publish_poll_feeds(site, hosts, port, feeds, site.pages, seed=11, tag="http-bench")
+    web = start_web(root, hosts, server, port)
     feed_urls = [site.feed_url(web, feed) for feed in feed_files]
     page_urls = [site.page_url(web, index) for index in range(len(site.pages))]
     return web, feed_urls, page_urls
@@ -206,7 +205,36 @@ def measure(
     return time.perf_counter() - wall, time.process_time() - cpu, statuses
 
 
+Best = dict[tuple[str, str], tuple[float, float, Counter[int]]]  # (workload, client) → best
+
+
 def main() -> None:
+    args = parse_args()
+    clients = choose_clients(args)
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        root = Path(tmp) / "www"
+        root.mkdir()
+        Path(tmp).chmod(0o755)
+        root.chmod(0o755)
+        feeds = max(HOSTS, min(args.requests, 2000))
+        web, feed_urls, page_urls = build_web(root, 160, feeds, args.server)
+        try:
+            validators = asyncio.run(prime(feed_urls))
+            poll = [feed_urls[i % len(feed_urls)] for i in range(args.requests)]
+            pages = [page_urls[i % len(page_urls)] for i in range(args.pages)]
+            print(
+                f"server: {web.backend}; {len(feed_urls)} feeds, {len(page_urls)} pages on "
+                f"{HOSTS} loopback hosts; {CONCURRENCY} requests at a time; "
+                f"{args.rounds} rounds, best kept",
+                flush=True,
+            )
+            best = run_rounds(clients, {"poll": poll, "pages": pages}, validators, args.rounds)
+        finally:
+            web.close()
+    print_table(best, clients, {"poll": len(poll), "pages": len(pages)})
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="poll requests per round")
     parser.add_argument("--pages", type=int, default=600, help="page requests per round")
@@ -214,8 +242,11 @@ def main() -> None:
     parser.add_argument("--server", default="auto", choices=("auto", "nginx", "python"))
     parser.add_argument("--legacy-rev", default=LEGACY_REV)
     parser.add_argument("--only", help="comma-separated client names (substring match)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def choose_clients(args: argparse.Namespace) -> dict[str, Client]:
+    """The clients to compare, by name: those installed, narrowed by ``--only``."""
     from monitor.pipeline.fetch import Fetcher
 
     clients: dict[str, Client] = {"httpx": bare_httpx, "aiohttp": bare_aiohttp}
@@ -234,42 +265,35 @@ def main() -> None:
     if args.only:
         wanted = args.only.split(",")
         clients = {k: v for k, v in clients.items() if any(w in k for w in wanted)}
+    return clients
 
-    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
-        root = Path(tmp) / "www"
-        root.mkdir()
-        Path(tmp).chmod(0o755)
-        root.chmod(0o755)
-        feeds = max(HOSTS, min(args.requests, 2000))
-        web, feed_urls, page_urls = build_web(root, 160, feeds, args.server)
-        try:
-            validators = asyncio.run(prime(feed_urls))
-            poll = [feed_urls[i % len(feed_urls)] for i in range(args.requests)]
-            pages = [page_urls[i % len(page_urls)] for i in range(args.pages)]
-            print(
-                f"server: {web.backend}; {len(feed_urls)} feeds, {len(page_urls)} pages on "
-                f"{HOSTS} loopback hosts; {CONCURRENCY} requests at a time; "
-                f"{args.rounds} rounds, best kept",
-                flush=True,
-            )
-            best: dict[tuple[str, str], tuple[float, float, Counter[int]]] = {}
-            for round_ in range(args.rounds):
-                for workload, urls in (("poll", poll), ("pages", pages)):
-                    for name, client in clients.items():
-                        wall, cpu, statuses = measure(
-                            client, urls, validators if workload == "poll" else {}
-                        )
-                        key = (workload, name)
-                        if key not in best or wall < best[key][0]:
-                            best[key] = (wall, cpu, statuses)
-                print(f"round {round_ + 1} done", flush=True)
-        finally:
-            web.close()
 
+def run_rounds(
+    clients: dict[str, Client],
+    workloads: dict[str, list[str]],
+    validators: Validators,
+    rounds: int,
+) -> Best:
+    """Every client on every workload, ``rounds`` times in turn; the fastest round kept."""
+    best: Best = {}
+    for round_ in range(rounds):
+        for workload, urls in workloads.items():
+            for name, client in clients.items():
+                wall, cpu, statuses = measure(
+                    client, urls, validators if workload == "poll" else {}
+                )
+                key = (workload, name)
+                if key not in best or wall < best[key][0]:
+                    best[key] = (wall, cpu, statuses)
+        print(f"round {round_ + 1} done", flush=True)
+    return best
+
+
+def print_table(best: Best, clients: dict[str, Client], requests: dict[str, int]) -> None:
     print()
     print("| workload | client | requests/s | CPU-s per 1,000 requests | statuses |")
     print("| --- | --- | ---: | ---: | --- |")
-    for workload, count in (("poll", len(poll)), ("pages", len(pages))):
+    for workload, count in requests.items():
         for name in clients:
             wall, cpu, statuses = best[(workload, name)]
             print(

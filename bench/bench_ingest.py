@@ -27,7 +27,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from testkit.sites import build_site, load_devset_articles, synthetic_articles  # noqa: E402
+from testkit.articles import article_sources  # noqa: E402
+from testkit.sites import build_site  # noqa: E402
 from testkit.webserver import LocalWeb  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -39,9 +40,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=20)
     args = parser.parse_args()
 
-    devset = load_devset_articles()
-    articles = devset + synthetic_articles(max(0, args.articles - len(devset)), seed=7)
-    articles = articles[: args.articles]
+    articles = article_sources(args.articles)
     with LocalWeb() as web, tempfile.TemporaryDirectory() as tmp:
         site = build_site(web, articles, feeds=args.feeds, tracking=True)
         config_dir = _config(Path(tmp), site.feed_urls)

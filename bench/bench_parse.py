@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.bench_parse [--feeds 200] [--repeat 3]
 
 Both run in the same invocation on the same RSS 2.0 documents of 20–50 items, written
-by `bench.localweb.render_rss` from the dev set and synthetic articles.
+by `testkit.syndication.render_feed` from the dev set and synthetic articles, with the
+summaries cut as the benchmarks' news sites cut them (`testkit.news_site`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Callable
 
 import feedparser
 
-from bench.localweb import FeedFile, article_sources, render_rss
 from monitor.pipeline.parse import parse_feed
+from testkit.articles import article_sources
+from testkit.news_site import SUMMARY_CHARS
+from testkit.syndication import FeedDoc, render_feed
 
 
 def make_feeds(count: int, seed: int = 7) -> list[bytes]:
@@ -25,14 +28,18 @@ def make_feeds(count: int, seed: int = 7) -> list[bytes]:
     feeds = []
     for number in range(count):
         size = rng.randint(20, 50)
-        items = []
-        for index in rng.sample(range(len(articles)), size):
-            a = articles[index]
-            summary = next((p for p in a.text.split("\n\n") if p.strip()), a.title)[:400]
-            link = f"http://127.0.0.1:8080/o{number}/a{index:06d}.html?utm_source=rss"
-            items.append((a.title, link, f"urn:bench:{number}:{index}", summary, a.published))
-        feed = FeedFile(f"/o{number}/feed.xml", 0, items)
-        feeds.append(render_rss(f"Outlet {number}", "http://127.0.0.1:8080/", "http://x/f", feed))
+        items = [
+            (
+                articles[index],
+                f"urn:bench:{number}:{index}",
+                f"http://127.0.0.1:8080/o{number}/a{index:06d}.html?utm_source=rss",
+            )
+            for index in rng.sample(range(len(articles)), size)
+        ]
+        items.sort(key=lambda item: item[0].published, reverse=True)
+        home = "http://127.0.0.1:8080/"
+        doc = FeedDoc("rss2", "http://x/f", f"Outlet {number}", home, items, SUMMARY_CHARS)
+        feeds.append(render_feed(doc)[0])
     return feeds
 
 

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -76,75 +77,102 @@ def counts(db: Path) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+@dataclass
+class RetryRun:
+    asked: int  # pages asked for when the daemon was stopped
+    after_pass: tuple[int, int, int]  # `counts` once every article is stored
+    pass_seconds: float
+    final: tuple[int, int, int]  # `counts` once no retry is pending (or after 900 s)
+    total_seconds: float
+    requests: int  # page requests in all
+    code: int  # the daemon's exit code after SIGTERM
+
+
 def main() -> None:
+    args = parse_args()
+    with LocalWeb() as web, tempfile.TemporaryDirectory() as tmp:
+        paths = publish(web, args.articles, args.page_delay)
+        config = _config(Path(tmp), web.url("/retry/feed.xml"))
+        run = stop_and_continue(args, web, paths, config, Path(tmp))
+    report = _report(args, run)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "retry.md").write_text(report, encoding="utf-8")
+    print(report)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=80)
     parser.add_argument("--stopped", type=float, default=60)
     parser.add_argument("--page-delay", type=float, default=0.5)
     parser.add_argument("--stop-after", type=int, default=12)
     parser.add_argument("--retry-minutes", type=float, default=0.25)
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    with LocalWeb() as web, tempfile.TemporaryDirectory() as tmp:
-        paths = publish(web, args.articles, args.page_delay)
-        config = _config(Path(tmp), web.url("/retry/feed.xml"))
-        db = Path(tmp) / "monitor.db"
-        monitor = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        env |= {
-            "MONITOR_POLLING__JITTER_SECONDS": "0",
-            "MONITOR_POLLING__PAGE_RETRY_MINUTES": str(args.retry_minutes),
-        }
-        log = (Path(tmp) / "daemon.log").open("w")
-        started = time.monotonic()
-        daemon = subprocess.Popen(
-            [monitor, "--config", str(config), "run"], stdout=log, stderr=log, env=env
-        )
-        try:
-            while sum(web.count(p) for p in paths) < args.stop_after:
-                time.sleep(0.05)
-            asked = sum(web.count(p) for p in paths)
-            daemon.send_signal(signal.SIGSTOP)
-            time.sleep(args.stopped)
-            daemon.send_signal(signal.SIGCONT)
-            while counts(db)[0] < args.articles:
-                time.sleep(0.5)
-            after_pass = counts(db)
-            pass_seconds = time.monotonic() - started
-            while counts(db)[2] and time.monotonic() - started < 900:
-                time.sleep(1)
-            final = counts(db)
-            total_seconds = time.monotonic() - started
-            requests = sum(web.count(p) for p in paths)
-        finally:
-            daemon.send_signal(signal.SIGTERM)
-            code = daemon.wait(timeout=120)
-            log.close()
-    report = "\n".join(
+
+def stop_and_continue(
+    args: argparse.Namespace, web: LocalWeb, paths: list[str], config: Path, tmp: Path
+) -> RetryRun:
+    """`monitor run`, stopped mid-pass and continued; watched until the retries are done."""
+    db = tmp / "monitor.db"
+    monitor = shutil.which("monitor", path=str(Path(sys.executable).parent)) or "monitor"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= {
+        "MONITOR_POLLING__JITTER_SECONDS": "0",
+        "MONITOR_POLLING__PAGE_RETRY_MINUTES": str(args.retry_minutes),
+    }
+    log = (tmp / "daemon.log").open("w")
+    started = time.monotonic()
+    daemon = subprocess.Popen(
+        [monitor, "--config", str(config), "run"], stdout=log, stderr=log, env=env
+    )
+    try:
+        while sum(web.count(p) for p in paths) < args.stop_after:
+            time.sleep(0.05)
+        asked = sum(web.count(p) for p in paths)
+        daemon.send_signal(signal.SIGSTOP)
+        time.sleep(args.stopped)
+        daemon.send_signal(signal.SIGCONT)
+        while counts(db)[0] < args.articles:
+            time.sleep(0.5)
+        after_pass = counts(db)
+        pass_seconds = time.monotonic() - started
+        while counts(db)[2] and time.monotonic() - started < 900:
+            time.sleep(1)
+        final = counts(db)
+        total_seconds = time.monotonic() - started
+        requests = sum(web.count(p) for p in paths)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=120)
+        log.close()
+    return RetryRun(asked, after_pass, pass_seconds, final, total_seconds, requests, code)
+
+
+def _report(args: argparse.Namespace, run: RetryRun) -> str:
+    after_pass, final = run.after_pass, run.final
+    return "\n".join(
         [
             "# Page retries after the daemon was stopped mid-pass",
             "",
             f"`.venv/bin/python bench/bench_retry.py --articles {args.articles} "
             f"--stopped {args.stopped:g}`: one feed of {args.articles} articles on a local "
             f"server, each page answering after {args.page_delay:g} s (4 at a time per host); "
-            f"`monitor run` stopped with SIGSTOP once {asked} pages had been asked for, "
+            f"`monitor run` stopped with SIGSTOP once {run.asked} pages had been asked for, "
             f"continued {args.stopped:g} s later; first retry after {args.retry_minutes:g} min "
             "(then × 3).",
             "",
             "| moment | articles | with the feed summary only | waiting for a retry |",
             "| --- | ---: | ---: | ---: |",
-            f"| pass done ({pass_seconds:.0f} s) | {after_pass[0]} | {after_pass[1]} | "
+            f"| pass done ({run.pass_seconds:.0f} s) | {after_pass[0]} | {after_pass[1]} | "
             f"{after_pass[2]} |",
-            f"| retries done ({total_seconds:.0f} s) | {final[0]} | {final[1]} | {final[2]} |",
+            f"| retries done ({run.total_seconds:.0f} s) | {final[0]} | {final[1]} | {final[2]} |",
             "",
-            f"Page requests: {requests} for {args.articles} pages. Daemon exit code after "
-            f"SIGTERM: {code}.",
+            f"Page requests: {run.requests} for {args.articles} pages. Daemon exit code after "
+            f"SIGTERM: {run.code}.",
             "",
         ]
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "retry.md").write_text(report, encoding="utf-8")
-    print(report)
 
 
 def _config(tmp: Path, feed_url: str) -> Path:

@@ -1,7 +1,7 @@
 """Articles per second for 1, 2 and 4 worker processes on PostgreSQL, against the
 single-process SQLite daemon, in the same run on the same local pages.
 
-One news site (bench/localweb.py: realistic ~114 KB pages, RSS feeds of 20–50 items)
+One news site (testkit/news_site.py: realistic ~114 KB pages, RSS feeds of 20–50 items)
 is served on loopback. Each variant ingests every article into a fresh store:
 
 - the embedded path: `monitor poll --once` on SQLite with the default extraction pool
@@ -32,14 +32,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import localweb  # noqa: E402
 import psycopg  # noqa: E402
 
 from monitor.runtime.workers.engine import conninfo  # noqa: E402
+from testkit.articles import article_sources  # noqa: E402
 from testkit.cluster import MONITOR, Cluster, count, write_cluster_config  # noqa: E402
 from testkit.db import query  # noqa: E402
+from testkit.news_site import build_news_site  # noqa: E402
+from testkit.static_web import loopback_hosts, reserve_port, start_web  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 PG_ADMIN = os.environ.get("MONITOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -147,11 +148,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         work = Path(tmp)
-        hosts = localweb.loopback_hosts(8)
-        port = localweb.reserve_port(hosts)
-        articles = localweb.article_sources(args.articles)
-        site = localweb.build_news_site(work / "www", hosts, port, articles)
-        web = localweb.start_web(work / "www", hosts, "auto", port)
+        hosts = loopback_hosts(8)
+        port = reserve_port(hosts)
+        articles = article_sources(args.articles)
+        site = build_news_site(work / "www", hosts, port, articles)
+        web = start_web(work / "www", hosts, "auto", port)
         try:
             feed_urls = [site.feed_url(web, feed) for feed in site.feeds]
             total = len(articles)

@@ -2,7 +2,8 @@
 
 Runs the `monitor` command line in this process after wrapping two functions, without
 changing them: `Fetcher.get` (each response's URL, status and whether the request was
-conditional) and the `parse_feed` the pipeline calls. At exit it writes what it saw to
+conditional) and `Sandbox.parse_feed`, through which the pipeline parses every feed (in a
+worker process). At exit it writes what it saw to
 the JSON file named by ``MONITOR_PROBE_OUT``::
 
     MONITOR_PROBE_OUT=/tmp/probe.json .venv/bin/python bench/monitor_probe.py \\
@@ -23,17 +24,17 @@ from typing import Any
 
 def install() -> dict[str, Any]:
     import monitor.pipeline.fetch as fetch_module
-    import monitor.pipeline.run as run_module
+    import monitor.pipeline.sandbox as sandbox_module
 
     seen: dict[str, Any] = {"responses": [], "parsed": []}
-    if not hasattr(run_module, "parse_feed"):
-        raise SystemExit("monitor_probe: monitor.pipeline.run no longer calls parse_feed")
-    original_parse = run_module.parse_feed
+    if not hasattr(sandbox_module.Sandbox, "parse_feed"):
+        raise SystemExit("monitor_probe: the pipeline no longer parses feeds in its Sandbox")
+    original_parse = sandbox_module.Sandbox.parse_feed
     original_get = fetch_module.Fetcher.get
 
-    def parse_feed(body: bytes, url: str, *args: Any, **kwargs: Any) -> Any:
+    async def parse_feed(self: Any, body: bytes, url: str, *args: Any, **kwargs: Any) -> Any:
         seen["parsed"].append(url)
-        return original_parse(body, url, *args, **kwargs)
+        return await original_parse(self, body, url, *args, **kwargs)
 
     async def get(self: Any, url: str, *args: Any, **kwargs: Any) -> Any:
         conditional = bool(kwargs.get("etag") or kwargs.get("last_modified"))
@@ -45,7 +46,7 @@ def install() -> dict[str, Any]:
         seen["responses"].append([result.final_url, result.status, conditional])
         return result
 
-    run_module.parse_feed = parse_feed  # type: ignore[assignment]
+    sandbox_module.Sandbox.parse_feed = parse_feed  # type: ignore[method-assign]
     fetch_module.Fetcher.get = get  # type: ignore[method-assign]
     return seen
 

@@ -1,6 +1,6 @@
 """Profile one ingest pass with py-spy: where the main process spends its CPU.
 
-Builds the benchmark's local web (bench/localweb.py) with N new articles, runs the
+Builds the benchmark's local web (testkit/news_site.py) with N new articles, runs the
 installed `monitor poll --once --json` under `py-spy record --subprocesses` (raw
 collapsed stacks), and writes bench/results/profile-ingest.md: the share of samples per
 process, then the main process's top functions by own ("self") and inclusive time.
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -53,39 +54,44 @@ def main() -> None:
         try:
             urls = [ctx.site.feed_url(ctx.web, feed) for feed in ctx.site.feeds]
             config = suite.write_config(tmp / "run", urls)
-            raw = tmp / "profile.txt"
-            command = [
-                py_spy,
-                "record",
-                "--subprocesses",
-                "--format",
-                "raw",
-                "--rate",
-                str(args.rate),
-                "--output",
-                str(raw),
-                "--",
-                suite.monitor_binary(),
-                "--config",
-                str(config),
-                "poll",
-                "--once",
-                "--json",
-            ]
-            started = time.perf_counter()
-            result = subprocess.run(
-                command, capture_output=True, text=True, env=suite.clean_env(), check=True
-            )
-            wall = time.perf_counter() - started
-            summary = json.loads(
-                next(line for line in result.stdout.splitlines() if line.startswith("{"))
-            )
-            stacks = raw.read_text(encoding="utf-8").splitlines()
+            stacks, summary, wall = record(py_spy, args.rate, config, tmp / "profile.txt")
         finally:
             ctx.web.close()
     text = render(stacks, summary, wall, args)
     args.output.write_text(text, encoding="utf-8")
     print(text)
+
+
+def record(
+    py_spy: str, rate: int, config: Path, raw: Path
+) -> tuple[list[str], dict[str, object], float]:
+    """`monitor poll --once --json` under py-spy: the raw stacks, the pass's JSON summary,
+    and the wall seconds."""
+    command = [
+        py_spy,
+        "record",
+        "--subprocesses",
+        "--format",
+        "raw",
+        "--rate",
+        str(rate),
+        "--output",
+        str(raw),
+        "--",
+        suite.monitor_binary(),
+        "--config",
+        str(config),
+        "poll",
+        "--once",
+        "--json",
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=suite.clean_env(), check=True
+    )
+    wall = time.perf_counter() - started
+    summary = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    return raw.read_text(encoding="utf-8").splitlines(), summary, wall
 
 
 def _frames(line: str) -> tuple[list[str], int]:
@@ -106,13 +112,43 @@ def _short(frame: str) -> str:
     return f"{function} ({path})"
 
 
+@dataclass
+class Samples:
+    """py-spy's raw stacks, sorted by process."""
+
+    per_process: Counter[str] = field(default_factory=Counter)  # pid → samples
+    commands: dict[str, str] = field(default_factory=dict)  # pid → command line
+    main_pid: str | None = None  # the monitor command itself
+    main_stacks: list[tuple[list[str], int]] = field(default_factory=list)  # frames, samples
+
+
+@dataclass
+class MainProcess:
+    """The main process's samples by function and by package of the innermost frame."""
+
+    total: int
+    own: Counter[str] = field(default_factory=Counter)
+    inclusive: Counter[str] = field(default_factory=Counter)
+    modules: Counter[str] = field(default_factory=Counter)
+
+
 def render(
     stacks: list[str], summary: dict[str, object], wall: float, args: argparse.Namespace
 ) -> str:
-    per_process: Counter[str] = Counter()
-    main_pid: str | None = None
-    main_stacks: list[tuple[list[str], int]] = []
-    commands: dict[str, str] = {}
+    samples = read_samples(stacks)
+    main = main_process(samples)
+    lines = [
+        *_introduction(summary, wall, args),
+        *_process_table(samples),
+        *_module_table(main),
+        *_own_table(main),
+        *_inclusive_table(main),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def read_samples(stacks: list[str]) -> Samples:
+    samples = Samples()
     for line in stacks:
         if not line.strip():
             continue
@@ -121,27 +157,31 @@ def render(
         depth = max(i for i, frame in enumerate(frames) if PROCESS.match(frame) or i == 0)
         match = PROCESS.match(frames[depth])
         pid, command = (match.group(1), match.group(2)) if match else ("?", "?")
-        commands[pid] = ("worker " if depth >= 2 else "") + command
-        per_process[pid] += count
-        if depth == 0 and main_pid is None:
-            main_pid = pid  # the root: the monitor command itself
-        if pid == main_pid:
-            main_stacks.append((frames[depth + 1 :], count))
-    total_main = sum(count for _, count in main_stacks) or 1
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    modules: Counter[str] = Counter()
-    for frames, count in main_stacks:
+        samples.commands[pid] = ("worker " if depth >= 2 else "") + command
+        samples.per_process[pid] += count
+        if depth == 0 and samples.main_pid is None:
+            samples.main_pid = pid  # the root: the monitor command itself
+        if pid == samples.main_pid:
+            samples.main_stacks.append((frames[depth + 1 :], count))
+    return samples
+
+
+def main_process(samples: Samples) -> MainProcess:
+    main = MainProcess(total=sum(count for _, count in samples.main_stacks) or 1)
+    for frames, count in samples.main_stacks:
         short = [_short(frame) for frame in frames]
         if short:
-            own[short[-1]] += count
+            main.own[short[-1]] += count
             leaf = short[-1]
             module = leaf[leaf.rfind("(") + 1 : -1] if "(" in leaf else leaf
-            modules[module.split("/")[0]] += count
+            main.modules[module.split("/")[0]] += count
         for frame in set(short):
-            inclusive[frame] += count
-    total = sum(per_process.values()) or 1
-    lines = [
+            main.inclusive[frame] += count
+    return main
+
+
+def _introduction(summary: dict[str, object], wall: float, args: argparse.Namespace) -> list[str]:
+    return [
         "# Profile of one ingest pass",
         "",
         f"`.venv/bin/python bench/profile_ingest.py --articles {args.articles}`: "
@@ -152,45 +192,61 @@ def render(
         f"{summary.get('seconds')} s. py-spy counts on-CPU samples only; percentages are "
         "shares of the samples of the process named.",
         "",
-        "## Samples per process",
-        "",
-        "| process | samples | share |",
-        "| --- | ---: | ---: |",
     ]
-    for pid, count in per_process.most_common():
-        label = "**main (monitor)**" if pid == main_pid else _process_label(commands[pid])
+
+
+def _process_table(samples: Samples) -> list[str]:
+    total = sum(samples.per_process.values()) or 1
+    lines = ["## Samples per process", "", "| process | samples | share |", "| --- | ---: | ---: |"]
+    for pid, count in samples.per_process.most_common():
+        if pid == samples.main_pid:
+            label = "**main (monitor)**"
+        else:
+            label = _process_label(samples.commands[pid])
         lines.append(f"| {label} (pid {pid}) | {count:,} | {count / total:.0%} |")
-    lines += [
+    return lines
+
+
+def _module_table(main: MainProcess) -> list[str]:
+    lines = [
         "",
         "## Main process: by package of the innermost frame",
         "",
         "| package | share of main |",
         "| --- | ---: |",
     ]
-    for module, count in modules.most_common(15):
-        lines.append(f"| {module} | {count / total_main:.1%} |")
-    lines += [
+    for module, count in main.modules.most_common(15):
+        lines.append(f"| {module} | {count / main.total:.1%} |")
+    return lines
+
+
+def _own_table(main: MainProcess) -> list[str]:
+    lines = [
         "",
         "## Main process: top functions by own time",
         "",
         "| function | own | inclusive |",
         "| --- | ---: | ---: |",
     ]
-    for frame, count in own.most_common(25):
+    for frame, count in main.own.most_common(25):
         lines.append(
-            f"| `{frame}` | {count / total_main:.1%} | {inclusive[frame] / total_main:.1%} |"
+            f"| `{frame}` | {count / main.total:.1%} | {main.inclusive[frame] / main.total:.1%} |"
         )
-    lines += [
+    return lines
+
+
+def _inclusive_table(main: MainProcess) -> list[str]:
+    lines = [
         "",
         "## Main process: top functions by inclusive time (monitor's own code)",
         "",
         "| function | inclusive |",
         "| --- | ---: |",
     ]
-    ours = [(f, c) for f, c in inclusive.most_common() if "(monitor/" in f]
+    ours = [(f, c) for f, c in main.inclusive.most_common() if "(monitor/" in f]
     for frame, count in ours[:30]:
-        lines.append(f"| `{frame}` | {count / total_main:.1%} |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| `{frame}` | {count / main.total:.1%} |")
+    return lines
 
 
 def _process_label(command: str) -> str:

@@ -11,12 +11,12 @@ with the machine, the date and notes per stage, to bench/results/summary.md (the
 includes that file). A `--quick` or `--only` run writes bench/results/tmp/summary.md
 instead (git-ignored), unless `--output` says otherwise.
 
-Everything runs on loopback: `bench/localweb.py` generates news sites (article pages of
-~114 KB median shaped like real ones, RSS 2.0 feeds of 20-50 items) into a temporary
-document root and serves them on 127.0.0.1-127.0.0.16 with nginx when installed or its
-own asyncio server, whichever is faster here. `monitor` runs as users run it: the
-installed `.venv/bin/monitor` with a temporary configuration (SQLite in a temporary
-directory, `http.allow_private_networks: true`, the shipped topics).
+Everything runs on loopback: `testkit/news_site.py` generates news sites (article pages
+of ~114 KB median shaped like real ones, RSS 2.0 feeds of 20-50 items) into a temporary
+document root and `testkit/static_web.py` serves them on 127.0.0.1-127.0.0.16 with nginx
+when installed or its own asyncio server, whichever is faster here. `monitor` runs as
+users run it: the installed `.venv/bin/monitor` with a temporary configuration (SQLite in
+a temporary directory, `http.allow_private_networks: true`, the shipped topics).
 
 Stages (see `--list`): startup, extraction, ingest (with memory), poll, match, dedup.
 The extraction-quality stage needs the scrapinghub article-extraction-benchmark (181 real
@@ -49,18 +49,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(BENCH))
 
-import localweb  # noqa: E402
+from testkit.articles import article_sources  # noqa: E402
+from testkit.news_site import (  # noqa: E402
+    FeedFile,
+    NewsSite,
+    build_news_site,
+    iter_pages,
+    publish_feed,
+    publish_poll_feeds,
+)
+from testkit.static_web import Web, loopback_hosts, nginx_binary, reserve_port, start_web  # noqa: E402
 
 RESULTS = BENCH / "results"
 DEFAULT_DATASET = BENCH / ".data" / "article-extraction-benchmark"
@@ -135,7 +143,7 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    nginx = localweb.nginx_binary()
+    nginx = nginx_binary()
     nginx_version = "not installed"
     if nginx:
         probe = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False)
@@ -332,9 +340,9 @@ def run_poll(config: Path, probe: bool = False) -> PollRun:
 class Context:
     args: argparse.Namespace
     tmp: Path
-    web: localweb.Web | None = None
-    site: localweb.NewsSite | None = None
-    poll_feeds: list[localweb.FeedFile] = field(default_factory=list)
+    web: Web | None = None
+    site: NewsSite | None = None
+    poll_feeds: list[FeedFile] = field(default_factory=list)
     port: int = 0
     web_note: str = ""
 
@@ -346,17 +354,17 @@ def prepare_web(ctx: Context, articles: int, poll_feeds: int) -> None:
     root.mkdir()
     os.chmod(ctx.tmp, 0o755)
     os.chmod(root, 0o755)
-    hosts = localweb.loopback_hosts(HOSTS)
-    ctx.port = localweb.reserve_port(hosts)
+    hosts = loopback_hosts(HOSTS)
+    ctx.port = reserve_port(hosts)
     started = time.perf_counter()
-    sources = localweb.article_sources(articles)
-    ctx.site = localweb.build_news_site(root, hosts, ctx.port, sources)
+    sources = article_sources(articles)
+    ctx.site = build_news_site(root, hosts, ctx.port, sources)
     site_seconds = time.perf_counter() - started
     if poll_feeds:
         ctx.poll_feeds = build_poll_feeds(ctx, poll_feeds)
-    sizes = sorted(len(body) for _, body in localweb.iter_pages(ctx.site))
+    sizes = sorted(len(body) for _, body in iter_pages(ctx.site))
     generated = time.perf_counter() - started
-    ctx.web = localweb.start_web(root, hosts, args.server, ctx.port)
+    ctx.web = start_web(root, hosts, args.server, ctx.port)
     check_server(ctx.web)
     rates = ", ".join(f"{name} {rate:,.0f} requests/s" for name, rate in ctx.web.rates.items())
     ctx.web_note = (
@@ -375,7 +383,7 @@ def _median_kb(sizes: Sequence[int]) -> str:
     return f"{statistics.median(sizes) / 1000:.0f}"
 
 
-def check_server(web: localweb.Web) -> None:
+def check_server(web: Web) -> None:
     """The server must send validators, honour them, and ignore them under /nv/."""
     import httpx
 
@@ -547,68 +555,116 @@ def extraction_settings() -> list[tuple[str, Callable[[bytes, str], str]]]:
     ]
 
 
+@dataclass
+class ExtractionSet:
+    """The benchmark's pages with their ground truth, read once for every setting."""
+
+    keys: list[str]
+    urls: dict[str, str]
+    pages: dict[str, bytes]
+    expected: dict[str, Counter[tuple[str, ...]]]  # 4-token shingles of the article body
+    expected_words: dict[str, Counter[str]]
+
+
+class Scored(NamedTuple):
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    bow_f1: float
+    pages_per_s: float
+    pages_per_cpu_s: float
+    empty: int
+
+
 def stage_extraction(ctx: Context) -> Report:
     dataset = Path(ctx.args.extraction_set)
-    truth_file = dataset / "ground-truth.json"
-    if not truth_file.exists() or not (dataset / "html").is_dir():
-        message = (
-            f"skipped: no dataset at {dataset} (html/*.html.gz and ground-truth.json of "
-            "github.com/scrapinghub/article-extraction-benchmark; see `bench/run.py --help`)"
-        )
-        print("extraction: " + message, flush=True)
-        return Report(
-            [Row("Extraction quality (F1)", "—", message)],
-            ["### Extraction quality\n\n" + message],
-        )
-    truth = json.loads(truth_file.read_text(encoding="utf-8"))
-    keys = sorted(truth)
-    if ctx.args.quick:
-        keys = keys[::4]
-    pages = {k: gzip.decompress((dataset / "html" / f"{k}.html.gz").read_bytes()) for k in keys}
-    expected = {k: _shingles(truth[k].get("articleBody", "")) for k in keys}
-    expected_words = {k: Counter(_TOKEN.findall(truth[k].get("articleBody", ""))) for k in keys}
-    results = []
+    if not (dataset / "ground-truth.json").exists() or not (dataset / "html").is_dir():
+        return _extraction_skipped(dataset)
+    pages = load_extraction_set(dataset, ctx.args.quick)
     settings = extraction_settings()
-    settings[0][1](pages[keys[0]], truth[keys[0]].get("url", ""))  # warm-up: imports, caches
-    for label, extract in settings:
-        started = time.perf_counter()
-        cpu = time.process_time()
-        texts = {k: extract(pages[k], truth[k].get("url", "")) for k in keys}
-        wall = time.perf_counter() - started
-        cpu_s = time.process_time() - cpu
-        p, r, f1 = _prf([_tp_fp_fn(expected[k], _shingles(texts[k])) for k in keys])
-        bow = _prf([_tp_fp_fn(expected_words[k], Counter(_TOKEN.findall(texts[k]))) for k in keys])
-        empty = sum(1 for t in texts.values() if not t.strip())
-        results.append((label, p, r, f1, bow[2], len(keys) / wall, len(keys) / cpu_s, empty))
-        print(f"extraction: {label}: F1 {f1:.3f}, {len(keys) / cpu_s:.1f} pages/CPU-s", flush=True)
-    by_label = {row[0]: row for row in results}
+    first = pages.keys[0]
+    settings[0][1](pages.pages[first], pages.urls[first])  # warm-up: imports, caches
+    results = [score_setting(label, extract, pages) for label, extract in settings]
+    rows = _extraction_rows(results, len(pages.keys), ctx.args.quick)
+    return Report(rows, [_extraction_note(results, len(pages.keys))])
+
+
+def _extraction_skipped(dataset: Path) -> Report:
+    message = (
+        f"skipped: no dataset at {dataset} (html/*.html.gz and ground-truth.json of "
+        "github.com/scrapinghub/article-extraction-benchmark; see `bench/run.py --help`)"
+    )
+    print("extraction: " + message, flush=True)
+    return Report(
+        [Row("Extraction quality (F1)", "—", message)],
+        ["### Extraction quality\n\n" + message],
+    )
+
+
+def load_extraction_set(dataset: Path, quick: bool) -> ExtractionSet:
+    """Every page (every fourth with ``quick``), decompressed, and its expected text."""
+    truth = json.loads((dataset / "ground-truth.json").read_text(encoding="utf-8"))
+    keys = sorted(truth)
+    if quick:
+        keys = keys[::4]
+    bodies = {k: truth[k].get("articleBody", "") for k in keys}
+    return ExtractionSet(
+        keys=keys,
+        urls={k: truth[k].get("url", "") for k in keys},
+        pages={k: gzip.decompress((dataset / "html" / f"{k}.html.gz").read_bytes()) for k in keys},
+        expected={k: _shingles(bodies[k]) for k in keys},
+        expected_words={k: Counter(_TOKEN.findall(bodies[k])) for k in keys},
+    )
+
+
+def score_setting(label: str, extract: Callable[[bytes, str], str], pages: ExtractionSet) -> Scored:
+    """One setting over every page: the benchmark's F1, bag-of-words F1 and speed."""
+    keys = pages.keys
+    started = time.perf_counter()
+    cpu = time.process_time()
+    texts = {k: extract(pages.pages[k], pages.urls[k]) for k in keys}
+    wall = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu
+    p, r, f1 = _prf([_tp_fp_fn(pages.expected[k], _shingles(texts[k])) for k in keys])
+    words = [_tp_fp_fn(pages.expected_words[k], Counter(_TOKEN.findall(texts[k]))) for k in keys]
+    bow = _prf(words)
+    empty = sum(1 for t in texts.values() if not t.strip())
+    print(f"extraction: {label}: F1 {f1:.3f}, {len(keys) / cpu_s:.1f} pages/CPU-s", flush=True)
+    return Scored(label, p, r, f1, bow[2], len(keys) / wall, len(keys) / cpu_s, empty)
+
+
+def _extraction_rows(results: Sequence[Scored], pages: int, quick: bool) -> list[Row]:
     default = results[0]
-    ours = next(row for row in results if row[0].startswith("**monitor"))
-    before = by_label["monitor's settings before, without `fast=True`"]
-    rows = [
+    ours = next(row for row in results if row.label.startswith("**monitor"))
+    before = next(r for r in results if r.label == "monitor's settings before, without `fast=True`")
+    return [
         Row(
             "Extraction quality: F1 on 181 real pages"
-            if not ctx.args.quick
-            else f"Extraction quality: F1 on {len(keys)} real pages (quick)",
-            f"trafilatura default F1 {default[3]:.3f}, {default[6]:.0f} pages/CPU-s",
-            f"monitor's settings F1 {ours[3]:.3f}, {ours[6]:.0f} pages/CPU-s",
-            ours[3] / default[3],
+            if not quick
+            else f"Extraction quality: F1 on {pages} real pages (quick)",
+            f"trafilatura default F1 {default.f1:.3f}, {default.pages_per_cpu_s:.0f} pages/CPU-s",
+            f"monitor's settings F1 {ours.f1:.3f}, {ours.pages_per_cpu_s:.0f} pages/CPU-s",
+            ours.f1 / default.f1,
             "F1 ≥ default",
-            ours[3] >= default[3] - 0.005,
+            ours.f1 >= default.f1 - 0.005,
         ),
         Row(
             "Extraction speed, same F1? monitor's settings before and after `fast=True`",
-            f"before: {before[6]:.0f} pages/CPU-s, F1 {before[3]:.3f}",
-            f"after: {ours[6]:.0f} pages/CPU-s, F1 {ours[3]:.3f}",
-            ours[6] / before[6],
+            f"before: {before.pages_per_cpu_s:.0f} pages/CPU-s, F1 {before.f1:.3f}",
+            f"after: {ours.pages_per_cpu_s:.0f} pages/CPU-s, F1 {ours.f1:.3f}",
+            ours.pages_per_cpu_s / before.pages_per_cpu_s,
             "—",
             None,
         ),
     ]
+
+
+def _extraction_note(results: Sequence[Scored], pages: int) -> str:
     note = [
         "### Extraction quality and speed",
         "",
-        f"{len(keys)} pages of the scrapinghub article-extraction-benchmark (real news and "
+        f"{pages} pages of the scrapinghub article-extraction-benchmark (real news and "
         "blog pages with their article text as ground truth; median 114 KB), bytes passed as "
         "the pipeline passes them. *F1*: the benchmark's own measure (`evaluate.py`: 4-token "
         "shingles of `\\w+` tokens, per-page precision and recall normalised per page, "
@@ -623,7 +679,7 @@ def stage_extraction(ctx: Context) -> Report:
             f"| {label} | {p:.3f} | {r:.3f} | {f1:.3f} | {bow_f1:.3f} | {rate:.1f} | "
             f"{cpu_rate:.1f} | {empty} |"
         )
-    return Report(rows, ["\n".join(note)])
+    return "\n".join(note)
 
 
 # --- stage: ingest and memory -------------------------------------------------------------------
@@ -678,7 +734,7 @@ def bare_newspaper(urls: Sequence[str]) -> tuple[float, int, int]:
     return len(urls) / (time.perf_counter() - started), with_text, failed
 
 
-def _feeds_covering(site: localweb.NewsSite, articles: int) -> list[localweb.FeedFile]:
+def _feeds_covering(site: NewsSite, articles: int) -> list[FeedFile]:
     chosen, total = [], 0
     for feed in site.feeds:
         if total >= articles:
@@ -688,45 +744,101 @@ def _feeds_covering(site: localweb.NewsSite, articles: int) -> list[localweb.Fee
     return chosen
 
 
+@dataclass
+class IngestBaselines:
+    """The bare loops over the same pages, in this process."""
+
+    pages: int  # of the trafilatura loop
+    rate: float  # pages per wall second
+    cpu_rate: float  # pages per CPU second
+    news_pages: int  # of the newspaper4k loop
+    news_rate: float  # 0 when newspaper4k is not installed
+    news_text: int
+    news_failed: int
+
+
+@dataclass
+class IngestRuns:
+    """`monitor poll --once` over about half the articles, then over all of them."""
+
+    half: PollRun
+    full: PollRun
+    feeds: int  # of the full run
+
+    @property
+    def new_full(self) -> int:
+        return int(self.full.summary["entries_new"])
+
+    @property
+    def new_half(self) -> int:
+        return int(self.half.summary["entries_new"])
+
+    @property
+    def rate(self) -> float:
+        """New articles per second of the full pass."""
+        return self.new_full / float(self.full.summary["seconds"])
+
+    @property
+    def growth_mb(self) -> float:
+        """Peak RSS growth per 1,000 articles between the two runs."""
+        if self.new_full <= self.new_half:
+            return 0.0
+        grown = self.full.peak_rss_mb - self.half.peak_rss_mb
+        return grown / (self.new_full - self.new_half) * 1000
+
+
 def stage_ingest(ctx: Context) -> Report:
-    args = ctx.args
     assert ctx.site is not None and ctx.web is not None
     site, web = ctx.site, ctx.web
-    pages = [(site.page_url(web, i), body) for i, (_, body) in enumerate(localweb.iter_pages(site))]
+    pages = [(site.page_url(web, i), body) for i, (_, body) in enumerate(iter_pages(site))]
+    bare = ingest_baselines(ctx.args, pages)
+    runs = ingest_runs(ctx)
+    return Report(_ingest_rows(bare, runs), [_ingest_note(bare, runs)])
+
+
+def ingest_baselines(
+    args: argparse.Namespace, pages: Sequence[tuple[str, bytes]]
+) -> IngestBaselines:
     sample = _sample(pages, args.baseline_pages)
     print(f"ingest: bare trafilatura.extract over {len(sample)} pages ...", flush=True)
-    bare_rate, bare_cpu_rate = bare_trafilatura(sample)
+    rate, cpu_rate = bare_trafilatura(sample)
     news_urls = [url for url, _ in _sample(pages, args.newspaper_pages)]
     print(f"ingest: newspaper4k over {len(news_urls)} pages ...", flush=True)
     try:
         news_rate, news_text, news_failed = bare_newspaper(news_urls)
     except ImportError:
         news_rate, news_text, news_failed = 0.0, 0, 0
-    half = max(1, args.articles // 2)
+    return IngestBaselines(
+        len(sample), rate, cpu_rate, len(news_urls), news_rate, news_text, news_failed
+    )
+
+
+def ingest_runs(ctx: Context) -> IngestRuns:
+    """Each run on a store of its own, with the feeds that cover its number of articles."""
+    assert ctx.site is not None and ctx.web is not None
+    site, web = ctx.site, ctx.web
     runs: dict[str, PollRun] = {}
-    for label, count in (("half", half), ("full", args.articles)):
+    for label, count in (("half", max(1, ctx.args.articles // 2)), ("full", ctx.args.articles)):
         feeds = _feeds_covering(site, count)
         directory = ctx.tmp / f"ingest-{label}"
         config = write_config(directory, [site.feed_url(web, f) for f in feeds])
         items = sum(len(f.items) for f in feeds)
         print(f"ingest: monitor poll --once over {items} articles ...", flush=True)
         runs[label] = run_poll(config)
-    full, part = runs["full"], runs["half"]
-    n_full, n_half = full.summary["entries_new"], part.summary["entries_new"]
-    rate = n_full / full.summary["seconds"]
-    wall_rate = n_full / full.wall
-    growth = (
-        (full.peak_rss_mb - part.peak_rss_mb) / (n_full - n_half) * 1000 if n_full > n_half else 0.0
-    )
+    return IngestRuns(runs["half"], runs["full"], len(_feeds_covering(site, ctx.args.articles)))
+
+
+def _ingest_rows(bare: IngestBaselines, runs: IngestRuns) -> list[Row]:
+    full, rate, news_rate = runs.full, runs.rate, bare.news_rate
     goal_memory = 400  # for 2,000 articles; a smaller run is held to it too
-    rows = [
+    return [
         Row(
-            f"Ingest: {n_full:,} new articles, whole pipeline (2 extraction workers)",
-            f"bare `trafilatura.extract`, 1 process: {bare_rate:.1f} pages/s",
+            f"Ingest: {runs.new_full:,} new articles, whole pipeline (2 extraction workers)",
+            f"bare `trafilatura.extract`, 1 process: {bare.rate:.1f} pages/s",
             f"{rate:.1f} articles/s",
-            rate / bare_rate,
+            rate / bare.rate,
             "≥ 1.5×",
-            rate / bare_rate >= 1.5,
+            rate / bare.rate >= 1.5,
         ),
         Row(
             "Ingest vs newspaper4k",
@@ -739,7 +851,7 @@ def stage_ingest(ctx: Context) -> Report:
             rate / news_rate >= 10 if news_rate else None,
         ),
         Row(
-            f"Memory: peak RSS, {n_full:,}-article ingest (process + workers)",
+            f"Memory: peak RSS, {runs.new_full:,}-article ingest (process + workers)",
             "—",
             f"{full.peak_rss_mb:.0f} MB (PSS {full.peak_pss_mb:.0f} MB)",
             None,
@@ -748,19 +860,23 @@ def stage_ingest(ctx: Context) -> Report:
         ),
         Row(
             "Memory: growth per 1,000 articles",
-            f"{n_half:,} articles: {part.peak_rss_mb:.0f} MB",
-            f"{growth:+.0f} MB",
+            f"{runs.new_half:,} articles: {runs.half.peak_rss_mb:.0f} MB",
+            f"{runs.growth_mb:+.0f} MB",
             None,
             "—",
             None,
         ),
     ]
-    s = full.summary
+
+
+def _ingest_note(bare: IngestBaselines, runs: IngestRuns) -> str:
+    full, part, s = runs.full, runs.half, runs.full.summary
+    wall_rate = runs.new_full / full.wall
     note = [
         "### Ingest and memory",
         "",
         f"`monitor poll --once --json` (the installed command, 2 extraction workers, SQLite in "
-        f"a temporary directory, shipped topics) over {len(_feeds_covering(site, args.articles))}"
+        f"a temporary directory, shipped topics) over {runs.feeds}"
         f" RSS feeds of 20-50 items on {HOSTS} loopback hosts; every article new. The rate is "
         "new articles per second of the pass (`seconds` in the JSON summary, which leaves out "
         "process start-up and opening the store); per wall second of the whole command it is "
@@ -768,29 +884,29 @@ def stage_ingest(ctx: Context) -> Report:
         "",
         f"- Stored {s['articles_stored']:,}, matched {s['articles_matched']:,}, duplicates "
         f"{s['duplicates']:,}, failed feeds {s['feeds_failed']}.",
-        f"- Bare trafilatura: `trafilatura.extract(page, url=url)` over {len(sample)} of the "
+        f"- Bare trafilatura: `trafilatura.extract(page, url=url)` over {bare.pages} of the "
         f"same pages (evenly spread over the site, bytes read from the document "
-        f"root), one process: {bare_rate:.1f} pages/s per wall second, {bare_cpu_rate:.1f} per "
+        f"root), one process: {bare.rate:.1f} pages/s per wall second, {bare.cpu_rate:.1f} per "
         "CPU second. On 2 cores the physical limit of the pipeline is about twice that.",
         f"- newspaper4k {_version('newspaper4k')}: `Article(url, fetch_images=False)`, "
-        f"`.download()`, `.parse()` over {len(news_urls)} of the pages (a subset: it is "
-        f"slow), served by the same local server; {news_text} of them gave text, "
-        f"{news_failed} raised (non-English pages that need nltk, not installed here).",
+        f"`.download()`, `.parse()` over {bare.news_pages} of the pages (a subset: it is "
+        f"slow), served by the same local server; {bare.news_text} of them gave text, "
+        f"{bare.news_failed} raised (non-English pages that need nltk, not installed here).",
         f"- Memory: RSS summed over `monitor` and all its descendants (forkserver and "
         f"extraction workers), sampled every 0.2 s; peak {full.peak_rss_mb:.0f} MB "
         f"(main process alone {full.peak_main_mb:.0f} MB; proportional set size, which "
         f"counts shared pages once, {full.peak_pss_mb:.0f} MB; {full.processes} processes). "
-        f"The {n_half:,}-article run peaked at {part.peak_rss_mb:.0f} MB "
+        f"The {runs.new_half:,}-article run peaked at {part.peak_rss_mb:.0f} MB "
         f"(main {part.peak_main_mb:.0f} MB); growth per 1,000 articles is the difference "
         "scaled.",
     ]
-    return Report(rows, ["\n".join(note)])
+    return "\n".join(note)
 
 
 # --- stage: poll pass --------------------------------------------------------------------------
 
 
-def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
+def build_poll_feeds(ctx: Context, count: int) -> list[FeedFile]:
     """``count`` RSS feeds of 20-50 items whose links point at already-served pages.
 
     One in ten is served under /nv/ (no ETag, conditional requests ignored). Every
@@ -798,9 +914,9 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
     200 pages and records the rest as duplicates by URL.
     """
     assert ctx.site is not None
-    return localweb.publish_poll_feeds(
+    return publish_poll_feeds(
         ctx.site,
-        localweb.loopback_hosts(HOSTS),
+        loopback_hosts(HOSTS),
         ctx.port,
         count,
         ctx.site.pages[:200],
@@ -809,16 +925,21 @@ def build_poll_feeds(ctx: Context, count: int) -> list[localweb.FeedFile]:
     )
 
 
-def change_feeds(ctx: Context, feeds: Sequence[localweb.FeedFile]) -> None:
+def change_feeds(ctx: Context, feeds: Sequence[FeedFile]) -> None:
     """Publish a new top item in each feed, linking to a page already stored."""
     assert ctx.site is not None
-    hosts = localweb.loopback_hosts(HOSTS)
+    hosts = loopback_hosts(HOSTS)
     for feed in feeds:
-        newest = max(item[4] for item in feed.items)
-        title, link, guid, summary, _ = feed.items[1]
-        later = newest + timedelta(hours=1)
-        feed.items.insert(0, (title + " (update)", link, guid + ":new", summary, later))
-        localweb.publish_feed(ctx.site, feed, f"http://{hosts[feed.host]}:{ctx.port}", bump=True)
+        newest = max(article.published for article, _, _ in feed.items)
+        article, guid, link = feed.items[1]
+        update = replace(
+            article,
+            id=guid + ":new",
+            title=article.title + " (update)",
+            published=newest + timedelta(hours=1),
+        )
+        feed.items.insert(0, (update, guid + ":new", link))
+        publish_feed(ctx.site, feed, f"http://{hosts[feed.host]}:{ctx.port}", bump=True)
 
 
 async def _bare_httpx(
@@ -873,7 +994,38 @@ def _conditional(pair: tuple[str | None, str | None] | None) -> dict[str, str]:
     return headers
 
 
+@dataclass
+class PollPasses:
+    """The poll stage's measurements: monitor's passes and the bare clients' over the
+    same feeds, after 10% of them changed."""
+
+    urls: list[str]
+    changed_urls: set[str]
+    concurrency: int
+    priming: PollRun
+    timed: PollRun
+    httpx_s: float
+    httpx_statuses: Counter[int]
+    aiohttp_s: float | None  # None when aiohttp is not installed
+    aiohttp_statuses: Counter[int]
+
+    @property
+    def rate(self) -> float:
+        return len(self.urls) / float(self.timed.summary["seconds"])
+
+    @property
+    def bare_rate(self) -> float:
+        return len(self.urls) / self.httpx_s
+
+
 def stage_poll(ctx: Context) -> Report:
+    passes = poll_passes(ctx)
+    check = _check_parser(passes.timed.probe or {}, set(passes.urls), passes.changed_urls)
+    return Report(_poll_rows(passes, check), [_poll_note(ctx, passes, check)])
+
+
+def poll_passes(ctx: Context) -> PollPasses:
+    """Prime monitor and the bare httpx client, change 10% of the feeds, then time all."""
     assert ctx.site is not None and ctx.web is not None
     web, feeds = ctx.web, ctx.poll_feeds
     urls = [ctx.site.feed_url(web, feed) for feed in feeds]
@@ -887,7 +1039,6 @@ def stage_poll(ctx: Context) -> Report:
     rng = random.Random(5)
     changed = set(rng.sample(range(len(feeds)), len(feeds) // 10))
     change_feeds(ctx, [feeds[i] for i in sorted(changed)])
-    changed_urls = {urls[i] for i in changed}
     print("poll: timed passes ...", flush=True)
     httpx_s, httpx_statuses, _ = asyncio.run(_bare_httpx(urls, validators, concurrency))
     aiohttp_s: float | None = None
@@ -896,14 +1047,26 @@ def stage_poll(ctx: Context) -> Report:
     except ImportError:
         aiohttp_statuses = Counter()
     timed = run_poll(config, probe=True)
-    s = timed.summary
-    rate = len(urls) / s["seconds"]
-    bare_rate = len(urls) / httpx_s
-    check = _check_parser(timed.probe or {}, set(urls), changed_urls)
-    rows = [
+    return PollPasses(
+        urls,
+        {urls[i] for i in changed},
+        concurrency,
+        priming,
+        timed,
+        httpx_s,
+        httpx_statuses,
+        aiohttp_s,
+        aiohttp_statuses,
+    )
+
+
+def _poll_rows(passes: PollPasses, check: dict[str, int]) -> list[Row]:
+    urls, changed_urls = passes.urls, passes.changed_urls
+    rate, bare_rate = passes.rate, passes.bare_rate
+    return [
         Row(
             f"Poll pass: {len(urls):,} feeds, 10% changed",
-            f"bare httpx AsyncClient, {concurrency} concurrent: {bare_rate:,.0f} feeds/s",
+            f"bare httpx AsyncClient, {passes.concurrency} concurrent: {bare_rate:,.0f} feeds/s",
             f"{rate:,.0f} feeds/s",
             rate / bare_rate,
             "≥ 0.7×",
@@ -920,10 +1083,20 @@ def stage_poll(ctx: Context) -> Report:
             and check["parsed_changed"] == len(changed_urls),
         ),
     ]
+
+
+def _poll_note(ctx: Context, passes: PollPasses, check: dict[str, int]) -> str:
+    urls, changed_urls, priming, timed = (
+        passes.urls,
+        passes.changed_urls,
+        passes.priming,
+        passes.timed,
+    )
+    s = timed.summary
     aiohttp_line = (
         f"aiohttp {_version('aiohttp')} with the same concurrency and headers: "
-        f"{len(urls) / aiohttp_s:,.0f} feeds/s ({dict(aiohttp_statuses)})."
-        if aiohttp_s
+        f"{len(urls) / passes.aiohttp_s:,.0f} feeds/s ({dict(passes.aiohttp_statuses)})."
+        if passes.aiohttp_s
         else "aiohttp is not installed."
     )
     note = [
@@ -941,13 +1114,13 @@ def stage_poll(ctx: Context) -> Report:
         "fetch), and the timed passes run over the same server state:",
         "",
         f"- monitor: {s['seconds']:.1f} s pass ({timed.wall:.1f} s wall with start-up): "
-        f"{rate:,.0f} feeds/s; {s['entries_new']} new entries, {s['duplicates']} duplicates, "
-        f"{s['articles_stored']} stored, {s['feeds_failed']} failed; peak RSS "
+        f"{passes.rate:,.0f} feeds/s; {s['entries_new']} new entries, {s['duplicates']} "
+        f"duplicates, {s['articles_stored']} stored, {s['feeds_failed']} failed; peak RSS "
         f"{timed.peak_rss_mb:.0f} MB.",
-        f"- bare httpx {_version('httpx')} `AsyncClient` (one client, {concurrency} requests at "
-        f"a time, the validators it saw in its own priming pass as If-None-Match / "
-        f"If-Modified-Since; reads the body, nothing else): {httpx_s:.1f} s, {bare_rate:,.0f} "
-        f"feeds/s ({dict(httpx_statuses)}).",
+        f"- bare httpx {_version('httpx')} `AsyncClient` (one client, {passes.concurrency} "
+        "requests at a time, the validators it saw in its own priming pass as If-None-Match / "
+        f"If-Modified-Since; reads the body, nothing else): {passes.httpx_s:.1f} s, "
+        f"{passes.bare_rate:,.0f} feeds/s ({dict(passes.httpx_statuses)}).",
         f"- {aiohttp_line}",
         f"- Parser check (`bench/monitor_probe.py` wraps `Fetcher.get` and the `parse_feed` "
         f"the pipeline calls): of the timed pass's responses {check['not_modified']:,} were "
@@ -956,7 +1129,7 @@ def stage_poll(ctx: Context) -> Report:
         f"{check['parsed_changed']} of the {len(changed_urls)} changed; page fetches "
         f"{check['page_gets']}.",
     ]
-    return Report(rows, ["\n".join(note)])
+    return "\n".join(note)
 
 
 def _feed_sizes(ctx: Context) -> list[int]:
@@ -1126,6 +1299,16 @@ def context(args: argparse.Namespace) -> Iterator[Context]:
                 ctx.web.close()
 
 
+RUNNERS: dict[str, Callable[[Context], Report]] = {
+    "startup": stage_startup,
+    "extraction": stage_extraction,
+    "ingest": stage_ingest,
+    "poll": stage_poll,
+    "match": stage_match,
+    "dedup": stage_dedup,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.list:
@@ -1136,39 +1319,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     info = machine()
     load_before = load_average()
     when = datetime.now(UTC)
-    report = Report()
     timings: dict[str, float] = {}
     with context(args) as ctx:
-        need_web = {"ingest", "poll"} & set(args.stages)
-        if need_web:
-            poll_feeds = args.feeds if "poll" in args.stages else 0
-            articles = args.articles if "ingest" in args.stages else 200
-            t0 = time.perf_counter()
-            prepare_web(ctx, articles, poll_feeds)
-            timings["local web"] = time.perf_counter() - t0
-        runners: dict[str, Callable[[Context], Report]] = {
-            "startup": stage_startup,
-            "extraction": stage_extraction,
-            "ingest": stage_ingest,
-            "poll": stage_poll,
-            "match": stage_match,
-            "dedup": stage_dedup,
-        }
-        for stage in STAGES:
-            if stage not in args.stages:
-                continue
-            t0 = time.perf_counter()
-            try:
-                report.add(runners[stage](ctx))
-            except Exception as exc:  # one broken stage must not hide the others
-                print(f"{stage}: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-                report.add(
-                    Report(
-                        [Row(f"{stage}", "—", f"failed: {type(exc).__name__}: {exc}"[:200])],
-                        [],
-                    )
-                )
-            timings[stage] = time.perf_counter() - t0
+        prepare_stages(ctx, timings)
+        report = run_stages(ctx, timings)
         web_note = ctx.web_note
     elapsed = time.perf_counter() - started
     text = render(args, info, when, elapsed, load_before, report, web_note, timings)
@@ -1178,6 +1332,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(render_table(report.rows))
     shown = args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output
     print(f"\nwritten to {shown}")
+
+
+def prepare_stages(ctx: Context, timings: dict[str, float]) -> None:
+    """The local web, when a stage that needs it runs: sized for the ingest stage, with
+    the poll stage's feeds."""
+    args = ctx.args
+    if not {"ingest", "poll"} & set(args.stages):
+        return
+    poll_feeds = args.feeds if "poll" in args.stages else 0
+    articles = args.articles if "ingest" in args.stages else 200
+    t0 = time.perf_counter()
+    prepare_web(ctx, articles, poll_feeds)
+    timings["local web"] = time.perf_counter() - t0
+
+
+def run_stages(ctx: Context, timings: dict[str, float]) -> Report:
+    """The chosen stages in their order; a stage that fails is reported as a row."""
+    report = Report()
+    for stage in STAGES:
+        if stage not in ctx.args.stages:
+            continue
+        t0 = time.perf_counter()
+        try:
+            report.add(RUNNERS[stage](ctx))
+        except Exception as exc:  # one broken stage must not hide the others
+            print(f"{stage}: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+            report.add(
+                Report(
+                    [Row(f"{stage}", "—", f"failed: {type(exc).__name__}: {exc}"[:200])],
+                    [],
+                )
+            )
+        timings[stage] = time.perf_counter() - t0
+    return report
 
 
 def render(
@@ -1190,24 +1378,8 @@ def render(
     web_note: str,
     timings: dict[str, float],
 ) -> str:
-    command = (
-        "make bench"
-        if not args.quick and set(args.stages) == set(STAGES)
-        else ("bench/run.py " + " ".join(sys.argv[1:]))
-    )
-    cost = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
     lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `{command}` (`.venv/bin/python bench/run.py`) on "
-        f"{when:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min ({cost}).",
-        "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} RAM, "
-        f"{info['system']}, Python {info['python']}. Libraries: {info['libraries']}.",
-        f"Load average (1, 5, 15 min) before: {load_before}; after: {load_average()}. "
-        "Figures drift by ±15% between runs on a shared 2-core machine; every ratio compares "
-        "two figures taken minutes apart in the same run.",
-        "",
+        *_render_header(args, info, when, elapsed, load_before, timings),
         render_table(report.rows),
         "",
         "Ratios: monitor's figure over the baseline (for times, monitor's time over the "
@@ -1219,20 +1391,53 @@ def render(
         lines += [web_note, ""]
     for note in report.notes:
         lines += [note, ""]
-    lines += [
-        "### Reproduce",
-        "",
-        "```sh",
-        "make bench                                 # the whole suite, writes this file",
-        ".venv/bin/python bench/run.py --quick      # smoke run (bench/results/tmp/summary.md)",
-        ".venv/bin/python bench/run.py --only poll  # one stage; --list shows them all",
-        "```",
-        "",
-        "nginx is used when installed (`apt-get install nginx-light`), else the suite's own "
-        "asyncio server. The extraction-quality stage needs the scrapinghub "
-        "article-extraction-benchmark in bench/.data/ (see `bench/run.py --help`).",
-    ]
+    lines += REPRODUCE
     return "\n".join(lines) + "\n"
+
+
+def _render_header(
+    args: argparse.Namespace,
+    info: dict[str, str],
+    when: datetime,
+    elapsed: float,
+    load_before: str,
+    timings: dict[str, float],
+) -> list[str]:
+    """The title, the command, the machine and its load."""
+    command = (
+        "make bench"
+        if not args.quick and set(args.stages) == set(STAGES)
+        else ("bench/run.py " + " ".join(sys.argv[1:]))
+    )
+    cost = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+    return [
+        "# Benchmarks",
+        "",
+        f"Written by `{command}` (`.venv/bin/python bench/run.py`) on "
+        f"{when:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min ({cost}).",
+        "",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} RAM, "
+        f"{info['system']}, Python {info['python']}. Libraries: {info['libraries']}.",
+        f"Load average (1, 5, 15 min) before: {load_before}; after: {load_average()}. "
+        "Figures drift by ±15% between runs on a shared 2-core machine; every ratio compares "
+        "two figures taken minutes apart in the same run.",
+        "",
+    ]
+
+
+REPRODUCE = [
+    "### Reproduce",
+    "",
+    "```sh",
+    "make bench                                 # the whole suite, writes this file",
+    ".venv/bin/python bench/run.py --quick      # smoke run (bench/results/tmp/summary.md)",
+    ".venv/bin/python bench/run.py --only poll  # one stage; --list shows them all",
+    "```",
+    "",
+    "nginx is used when installed (`apt-get install nginx-light`), else the suite's own "
+    "asyncio server. The extraction-quality stage needs the scrapinghub "
+    "article-extraction-benchmark in bench/.data/ (see `bench/run.py --help`).",
+]
 
 
 if __name__ == "__main__":

@@ -234,22 +234,8 @@ def _report(
     stored: int,
     changes: int,
 ) -> str:
-    warm = min(120.0, args.minutes * 60 / 3)
-    peak = max((mb for _, mb in samples), default=0.0)
+    what, flag = _workload(args, published, changes)
     polled = events.get("info", Counter())["feed.polled"] + events["warning"]["feed.polled"]
-    if args.no_new_articles:
-        what = (
-            f"{args.changes_per_tick} feeds change every {args.change_seconds:g} s without a "
-            f"new item ({changes} changes in all; {published} articles, published once at the "
-            "start)"
-        )
-        flag = " --no-new-articles"
-    else:
-        what = (
-            f"{args.changes_per_tick} feeds get a new article every {args.change_seconds:g} s "
-            f"({published} articles published in all)"
-        )
-        flag = ""
     lines = [
         "# Soak: `monitor run` against changing local feeds",
         "",
@@ -257,15 +243,7 @@ def _report(
         f"--change-seconds {args.change_seconds:g}{flag}` — 2-core machine, Python 3.11; "
         f"interval 1 min, jitter 5 s; {what}.",
         "",
-        "RSS of the daemon plus its extraction workers:",
-        "",
-        "| moment | memory |",
-        "| --- | --- |",
-        f"| start (first sample, {SAMPLE_SECONDS:g} s) | {_at(samples, 0)} |",
-        f"| after warm-up ({warm:.0f} s) | {_at(samples, warm)} |",
-        f"| end ({samples[-1][0]:.0f} s) | {samples[-1][1]:.0f} MB |" if samples else "| end | - |",
-        f"| peak | {peak:.0f} MB |",
-        f"| trend after warm-up (least squares) | {_slope(samples, warm):+.1f} MB per hour |",
+        *_memory_table(args, samples),
         "",
         f"Feed polls logged: {polled}; articles stored: {stored} of {published} published "
         "(the last minute's are not due yet). "
@@ -280,6 +258,38 @@ def _report(
             lines.append(f"- {level} `{event}`: {count}")
     lines += ["", "Samples (seconds, MB): " + ", ".join(f"{t:.0f}:{mb:.0f}" for t, mb in samples)]
     return "\n".join(lines) + "\n"
+
+
+def _workload(args: argparse.Namespace, published: int, changes: int) -> tuple[str, str]:
+    """What changed on the feeds, in words, and the flag that chose it."""
+    if args.no_new_articles:
+        what = (
+            f"{args.changes_per_tick} feeds change every {args.change_seconds:g} s without a "
+            f"new item ({changes} changes in all; {published} articles, published once at the "
+            "start)"
+        )
+        return what, " --no-new-articles"
+    what = (
+        f"{args.changes_per_tick} feeds get a new article every {args.change_seconds:g} s "
+        f"({published} articles published in all)"
+    )
+    return what, ""
+
+
+def _memory_table(args: argparse.Namespace, samples: list[tuple[float, float]]) -> list[str]:
+    warm = min(120.0, args.minutes * 60 / 3)
+    peak = max((mb for _, mb in samples), default=0.0)
+    return [
+        "RSS of the daemon plus its extraction workers:",
+        "",
+        "| moment | memory |",
+        "| --- | --- |",
+        f"| start (first sample, {SAMPLE_SECONDS:g} s) | {_at(samples, 0)} |",
+        f"| after warm-up ({warm:.0f} s) | {_at(samples, warm)} |",
+        f"| end ({samples[-1][0]:.0f} s) | {samples[-1][1]:.0f} MB |" if samples else "| end | - |",
+        f"| peak | {peak:.0f} MB |",
+        f"| trend after warm-up (least squares) | {_slope(samples, warm):+.1f} MB per hour |",
+    ]
 
 
 if __name__ == "__main__":

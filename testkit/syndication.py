@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape as html_escape
-from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-if TYPE_CHECKING:
-    from testkit.sites import SiteArticle
+from testkit.articles import SiteArticle
 
 CONTENT_TYPES = {
     "rss2": "application/rss+xml; charset=utf-8",
@@ -31,6 +29,7 @@ class FeedDoc:
     title: str
     home: str
     items: list[tuple[SiteArticle, str, str]]  # (article, guid, link), newest first
+    summary_chars: int = 0  # an entry's summary: its first paragraph, cut here if not 0
 
 
 def render_feed(doc: FeedDoc) -> tuple[bytes, str]:
@@ -50,9 +49,10 @@ def _newest(doc: FeedDoc) -> datetime:
     return max(article.published for article, _, _ in doc.items)
 
 
-def _summary(article: SiteArticle) -> str:
+def _summary(doc: FeedDoc, article: SiteArticle) -> str:
     paragraphs = article.paragraphs
-    return paragraphs[0] if paragraphs else ""
+    first = paragraphs[0] if paragraphs else ""
+    return first[: doc.summary_chars] if doc.summary_chars else first
 
 
 def _cdata(text: str) -> str:
@@ -76,7 +76,7 @@ def _rss2(doc: FeedDoc) -> str:
       <pubDate>{format_datetime(article.published.astimezone(UTC), usegmt=True)}</pubDate>
       <dc:creator>{escape(_author(article))}</dc:creator>
       <category>World</category>
-      <description>{_cdata("<p>" + html_escape(_summary(article)) + "</p>")}</description>
+      <description>{_cdata("<p>" + html_escape(_summary(doc, article)) + "</p>")}</description>
     </item>"""
         )
     lang = f"\n    <language>{escape(language)}</language>" if language else ""
@@ -106,7 +106,7 @@ def _rss1(doc: FeedDoc) -> str:
             f"""  <item rdf:about={quoteattr(link)}>
     <title>{escape(article.title)}</title>
     <link>{escape(link)}</link>
-    <description>{escape(_summary(article))}</description>
+    <description>{escape(_summary(doc, article))}</description>
     <dc:date>{article.published.isoformat()}</dc:date>
     <dc:creator>{escape(_author(article))}</dc:creator>
     <dc:language>{escape(article.language)}</dc:language>
@@ -144,7 +144,7 @@ def _atom(doc: FeedDoc) -> str:
     <published>{article.published.isoformat()}</published>
     <updated>{article.published.isoformat()}</updated>
     <author><name>{escape(_author(article))}</name></author>
-    <summary type="html">{escape("<p>" + html_escape(_summary(article)) + "</p>")}</summary>
+    <summary type="html">{escape("<p>" + html_escape(_summary(doc, article)) + "</p>")}</summary>
   </entry>"""
         )
     lang = f" xml:lang={quoteattr(language)}" if language else ""

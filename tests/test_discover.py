@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from monitor.pipeline.discover import MAX_TAGS, DiscoveredFeed, discover_feeds
-from testkit.sites import build_site, synthetic_articles
+from testkit.articles import synthetic_articles
+from testkit.sites import build_site
 from testkit.webserver import LocalWeb
 
 WORDPRESS_HEAD = """<!DOCTYPE html>

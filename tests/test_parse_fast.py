@@ -14,7 +14,8 @@ from monitor.pipeline import parse
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.parse.fast import parse_fast
 from monitor.pipeline.parse.reference import parse_with_feedparser
-from testkit.sites import FORMATS, SiteArticle, build_site, synthetic_articles
+from testkit.articles import synthetic_articles
+from testkit.sites import FORMATS, SiteArticle, build_site
 from testkit.syndication import FeedDoc, render_feed
 from testkit.webserver import LocalWeb
 from tests.test_hostile import billion_laughs, huge_author, item, many_items, rss

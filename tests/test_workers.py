@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import make_url
 
+from testkit.articles import load_devset_articles, synthetic_articles
 from testkit.cluster import MONITOR, Cluster, count, write_cluster_config
 from testkit.db import query
-from testkit.sites import Site, build_site, load_devset_articles, synthetic_articles
+from testkit.sites import Site, build_site
 from testkit.smtp import LocalSMTP, free_port
 from testkit.tcpproxy import TcpProxy
 from testkit.webserver import LocalWeb

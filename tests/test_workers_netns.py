@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import make_url
 
+from testkit.articles import synthetic_articles
 from testkit.cluster import Cluster, count, write_cluster_config
 from testkit.db import query
-from testkit.sites import build_site, synthetic_articles
+from testkit.sites import build_site
 from testkit.webserver import LocalWeb
 
 pytestmark = [pytest.mark.postgres, pytest.mark.postgres_pass]  # workers need PostgreSQL

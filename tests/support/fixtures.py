@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from testkit.sites import SiteArticle, load_devset_articles
+from testkit.articles import SiteArticle, load_devset_articles
 from testkit.webserver import LocalWeb
 
 

@@ -10,12 +10,8 @@ import httpx
 import pytest
 import trafilatura
 
-from testkit.sites import (
-    Site,
-    SiteArticle,
-    build_site,
-    synthetic_articles,
-)
+from testkit.articles import SiteArticle, synthetic_articles
+from testkit.sites import Site, build_site
 from testkit.webserver import LocalWeb
 
 VERSIONS = {"rss2": "rss20", "rss1": "rss10", "atom": "atom10"}
