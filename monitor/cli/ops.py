@@ -163,8 +163,8 @@ def check(ctx: CliContext) -> None:
             click.echo(f"  - {line}", err=True)
         raise SystemExit(EXIT_CONFIG)
     click.echo(
-        f"configuration OK: {config.settings_path} — {len(config.feeds)} feeds, "
-        f"{len(matcher.topics)} topics, database {config.settings.database.url.split('://')[0]}"
+        f"configuration OK: {config.settings_path} — {counted(len(config.feeds), 'feed')}, "
+        f"{counted(len(matcher.topics), 'topic')}, database {config.settings.database.url.split('://')[0]}"
     )
 
 
